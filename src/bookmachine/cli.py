@@ -1,0 +1,81 @@
+"""``python -m bookmachine COMMAND``: build the book, install kernels, lay out the notebooks branch."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import config as book_config
+from . import kernels
+from .errors import BookError
+from .pipeline import prepare
+
+STAGING = Path("_build") / ".staging"
+
+
+def _publish(staged: Path, target: Path) -> None:
+    """Swap a finished folder in, so readers never see a half-written one."""
+    fresh = target.with_name(target.name + ".new")
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.copytree(staged, fresh)
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(args) -> int:
+    config = book_config.load(args.root, skip=args.skip)
+    kernels.check(config)
+    started = time.perf_counter()
+    book = prepare(config, workers=args.jobs)  # fails here, before Sphinx, on bad input
+    stats = book.stats
+    print(f"[bookmachine] executed {stats['kernels_started']} of {stats['notebooks']} notebooks "
+          f"({stats['cached']} cached) in {time.perf_counter() - started:.1f} s", flush=True)
+    root = config.root
+    staging = root / STAGING
+    env = dict(os.environ, BOOKMACHINE_SKIP=",".join(sorted(config.skip)))
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(root), "--path-output", str(staging),
+               "-W", "-n", "--keep-going"]
+    if subprocess.run(command, env=env).returncode != 0:
+        print("[bookmachine] the site build failed; _build/html and _build/notebooks are unchanged",
+              file=sys.stderr)
+        return 1
+    _publish(staging / "_build" / "html", root / "_build" / "html")
+    _publish(staging / "_build" / "notebooks", root / "_build" / "notebooks")
+    print(f"[bookmachine] site: {root / '_build' / 'html' / 'index.html'}; "
+          f"notebooks: {root / '_build' / 'notebooks'}")
+    return 0
+
+
+def install_kernels(args) -> int:
+    config = book_config.load(args.root, skip="")
+    for name in kernels.install(config):
+        print(f"[bookmachine] kernel {name} installed")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bookmachine", description=__doc__)
+    parser.add_argument("--root", default=".", help="the book's root folder (default: .)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="execute, merge and build site and notebooks")
+    build_parser.add_argument("--skip", default=None,
+                              help="comma-separated frameworks not to build (default: $BOOKMACHINE_SKIP)")
+    build_parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: cores)")
+    build_parser.set_defaults(run=build)
+    commands.add_parser("kernels", help="install one kernel per framework").set_defaults(run=install_kernels)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except BookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,116 @@
+"""The chapter's modules in JAX with Flax Linen.
+
+Linen modules hold no parameters: ``net.init(key, X)`` creates them and
+``net.apply(variables, X)`` runs the module with them. Randomness comes from
+explicit keys, e.g. ``jax.random.key(SEED)``.
+"""
+
+from collections.abc import Callable, Sequence
+
+import jax
+from flax import linen as nn
+from jax import numpy as jnp
+
+from layers_modules import BATCH_SHAPE
+
+__all__ = [
+    "random_batch", "count_parameters", "MLP", "MySequential",
+    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
+    "chain_copies",
+]
+
+
+def random_batch(key):
+    """Return a (2, 20) batch, uniform in [0, 1), drawn with ``key``."""
+    return jax.random.uniform(key, BATCH_SHAPE)
+
+
+def count_parameters(variables):
+    """Number of trainable scalars: those in the 'params' collection."""
+    return sum(x.size for x in jax.tree.leaves(variables["params"]))
+
+
+class MLP(nn.Module):
+    """A hidden layer of 256 units with ReLU, then 10 outputs."""
+
+    def setup(self):  # Linen's constructor step: declare the submodules
+        self.hidden = nn.Dense(256)
+        self.out = nn.Dense(10)
+
+    def __call__(self, X):
+        return self.out(nn.relu(self.hidden(X)))
+
+
+class MySequential(nn.Module):
+    """Runs its layers one after another, in the order given."""
+
+    layers: Sequence[Callable]  # a dataclass field: Linen registers modules in it
+
+    def __call__(self, X):
+        for layer in self.layers:
+            X = layer(X)
+        return X
+
+
+class FixedHiddenMLP(nn.Module):
+    """Mixes a constant weight, a shared layer and traceable control flow."""
+
+    def setup(self):
+        # Kept in a 'constants' collection, apart from the trainable 'params'.
+        self.rand_weight = self.variable(
+            "constants", "rand_weight",
+            lambda: jax.random.uniform(self.make_rng("params"), (20, 20)))
+        self.dense = nn.Dense(20)
+
+    def __call__(self, X):
+        X = self.dense(X)
+        X = nn.relu(X @ self.rand_weight.value + 1)
+        X = self.dense(X)  # the same layer again: its parameters are shared
+        # Halve X until its L1 norm is at most 1. A Python `while` on array
+        # values fails under jax.jit, so lax.while_loop finds the scale; it
+        # loops over the scale alone because jax.grad cannot go through a
+        # while_loop's carry.
+        scale = jax.lax.while_loop(lambda s: s * jnp.abs(X).sum() > 1,
+                                   lambda s: s / 2, 1.0)
+        return (scale * X).sum()
+
+
+class NestMLP(nn.Module):
+    """A Sequential inside a custom module."""
+
+    def setup(self):
+        self.net = nn.Sequential([nn.Dense(64), nn.relu,
+                                  nn.Dense(32), nn.relu])
+        self.dense = nn.Dense(16)
+
+    def __call__(self, X):
+        return self.dense(self.net(X))
+
+
+def chimera():
+    """Nested modules of every kind in one nn.Sequential; returns a scalar."""
+    return nn.Sequential([NestMLP(), nn.Dense(20), FixedHiddenMLP()])
+
+
+# Exercise solutions
+
+# Linen turns a list of modules, whether a dataclass field or assigned in
+# setup, into a tuple and registers every module in it (as layers_0,
+# layers_1, ...). So a plain list goes wrong nowhere: MySequential above
+# already keeps one. The names are the same as the Sequential's as well.
+ListSequential = MySequential
+
+
+class Parallel(nn.Module):
+    """Feeds X to both networks and joins their outputs feature-wise."""
+
+    net1: nn.Module
+    net2: nn.Module
+
+    def __call__(self, X):
+        return jnp.concatenate([self.net1(X), self.net2(X)], axis=-1)
+
+
+def chain_copies(make_net, n):
+    """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
+    return nn.Sequential([make_net() for _ in range(n)])

@@ -1,0 +1,133 @@
+"""The chapter's modules in MXNet Gluon 1.9 (legacy), with NumPy semantics.
+
+Seed first with ``npx.random.seed(SEED)``; everything here then repeats.
+Gluon infers input widths, so a network needs ``net.initialize()`` and one
+forward pass before its parameters have shapes.
+"""
+
+from mxnet import np, npx
+from mxnet.gluon import nn
+
+from layers_modules import BATCH_SHAPE
+
+npx.set_np()
+
+__all__ = [
+    "random_batch", "count_parameters", "MLP", "MySequential",
+    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
+    "chain_copies",
+]
+
+
+def random_batch():
+    """Return a (2, 20) batch, uniform in [0, 1), from MXNet's global RNG."""
+    return np.random.uniform(size=BATCH_SHAPE)
+
+
+def count_parameters(net):
+    """Number of trainable scalars (constants have grad_req 'null')."""
+    return sum(p.data().size for p in net.collect_params().values()
+               if p.grad_req != "null")
+
+
+class MLP(nn.Block):
+    """A hidden layer of 256 units with ReLU, then 10 outputs."""
+
+    def __init__(self):
+        super().__init__()  # sets up the bookkeeping of children and params
+        self.hidden = nn.Dense(256, activation="relu")
+        self.out = nn.Dense(10)
+
+    def forward(self, X):
+        return self.out(self.hidden(X))
+
+
+class MySequential(nn.Block):
+    """Runs its blocks one after another, in the order they were added."""
+
+    def add(self, *blocks):
+        for block in blocks:
+            self.register_child(block)  # kept in order in self._children
+
+    def forward(self, X):
+        for block in self._children.values():
+            X = block(X)
+        return X
+
+
+class FixedHiddenMLP(nn.Block):
+    """Mixes a constant weight, a shared layer and Python control flow."""
+
+    def __init__(self):
+        super().__init__()
+        # A constant parameter: saved with the block, never given a gradient.
+        self.rand_weight = self.params.get_constant(
+            "rand_weight", np.random.uniform(size=(20, 20)))
+        self.dense = nn.Dense(20)
+
+    def forward(self, X):
+        X = self.dense(X)
+        X = npx.relu(X @ self.rand_weight.data() + 1)
+        X = self.dense(X)  # the same layer again: its parameters are shared
+        while np.abs(X).sum() > 1:
+            X = X / 2
+        return X.sum()
+
+
+class NestMLP(nn.Block):
+    """A Sequential inside a custom block."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential()
+        self.net.add(nn.Dense(64, activation="relu"),
+                     nn.Dense(32, activation="relu"))
+        self.dense = nn.Dense(16)
+
+    def forward(self, X):
+        return self.dense(self.net(X))
+
+
+def chimera():
+    """Nested blocks of every kind in one nn.Sequential; returns a scalar."""
+    net = nn.Sequential()
+    net.add(NestMLP(), nn.Dense(20), FixedHiddenMLP())
+    return net
+
+
+# Exercise solutions
+
+class ListSequential(nn.Block):
+    """Broken on purpose: a plain list hides its blocks from Gluon.
+
+    ``initialize()`` warns about an unregistered container and skips them,
+    so the first forward pass raises a RuntimeError.
+    """
+
+    def __init__(self, *blocks):
+        super().__init__()
+        self.blocks = list(blocks)
+
+    def forward(self, X):
+        for block in self.blocks:
+            X = block(X)
+        return X
+
+
+class Parallel(nn.Block):
+    """Feeds X to both networks and joins their outputs feature-wise."""
+
+    def __init__(self, net1, net2):
+        super().__init__()
+        self.net1 = net1
+        self.net2 = net2
+
+    def forward(self, X):
+        return np.concatenate((self.net1(X), self.net2(X)), axis=1)
+
+
+def chain_copies(make_net, n):
+    """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
+    net = nn.Sequential()
+    net.add(*(make_net() for _ in range(n)))
+    return net

@@ -1,0 +1,123 @@
+"""The chapter's modules in PyTorch.
+
+Seed first with ``torch.manual_seed(SEED)``; everything here then repeats.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from layers_modules import BATCH_SHAPE
+
+__all__ = [
+    "random_batch", "count_parameters", "MLP", "MySequential",
+    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
+    "chain_copies",
+]
+
+
+def random_batch():
+    """Return a (2, 20) batch, uniform in [0, 1), from torch's global RNG."""
+    return torch.rand(BATCH_SHAPE)
+
+
+def count_parameters(net):
+    """Number of trainable scalars; a shared parameter is counted once."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+class MLP(nn.Module):
+    """A hidden layer of 256 units with ReLU, then 10 outputs."""
+
+    def __init__(self):
+        super().__init__()  # sets up the bookkeeping of child modules
+        self.hidden = nn.Linear(20, 256)
+        self.out = nn.Linear(256, 10)
+
+    def forward(self, X):
+        return self.out(F.relu(self.hidden(X)))
+
+
+class MySequential(nn.Module):
+    """Runs its modules one after another, in the order given."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for idx, module in enumerate(modules):
+            self.add_module(str(idx), module)  # register as a child
+
+    def forward(self, X):
+        for module in self.children():
+            X = module(X)
+        return X
+
+
+class FixedHiddenMLP(nn.Module):
+    """Mixes a constant weight, a shared layer and Python control flow."""
+
+    def __init__(self):
+        super().__init__()
+        # A buffer is saved and moved with the module but is never trained.
+        self.register_buffer("rand_weight", torch.rand(20, 20))
+        self.linear = nn.Linear(20, 20)
+
+    def forward(self, X):
+        X = self.linear(X)
+        X = F.relu(X @ self.rand_weight + 1)
+        X = self.linear(X)  # the same layer again: its parameters are shared
+        while X.abs().sum() > 1:
+            X = X / 2
+        return X.sum()
+
+
+class NestMLP(nn.Module):
+    """A Sequential inside a custom module."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 64), nn.ReLU(),
+                                 nn.Linear(64, 32), nn.ReLU())
+        self.linear = nn.Linear(32, 16)
+
+    def forward(self, X):
+        return self.linear(self.net(X))
+
+
+def chimera():
+    """Nested modules of every kind in one nn.Sequential; returns a scalar."""
+    return nn.Sequential(NestMLP(), nn.Linear(16, 20), FixedHiddenMLP())
+
+
+# Exercise solutions
+
+class ListSequential(nn.Module):
+    """Broken on purpose: a plain list hides its modules from PyTorch.
+
+    It runs, but ``parameters()``, ``state_dict()`` and ``.to()`` see nothing.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        self.layers = list(modules)
+
+    def forward(self, X):
+        for module in self.layers:
+            X = module(X)
+        return X
+
+
+class Parallel(nn.Module):
+    """Feeds X to both networks and joins their outputs feature-wise."""
+
+    def __init__(self, net1, net2):
+        super().__init__()
+        self.net1 = net1
+        self.net2 = net2
+
+    def forward(self, X):
+        return torch.cat((self.net1(X), self.net2(X)), dim=1)
+
+
+def chain_copies(make_net, n):
+    """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
+    return nn.Sequential(*(make_net() for _ in range(n)))

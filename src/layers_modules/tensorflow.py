@@ -1,0 +1,122 @@
+"""The chapter's modules in Keras 3 on the TensorFlow backend.
+
+Seed first with ``keras.utils.set_random_seed(SEED)`` (``tf.random.set_seed``
+alone does not make Keras initialisers repeat); everything here then repeats.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from layers_modules import BATCH_SHAPE
+
+__all__ = [
+    "random_batch", "count_parameters", "MLP", "MySequential",
+    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
+    "chain_copies",
+]
+
+
+def random_batch():
+    """Return a (2, 20) batch, uniform in [0, 1), from Keras's global seed."""
+    return keras.random.uniform(BATCH_SHAPE)
+
+
+def count_parameters(net):
+    """Number of trainable scalars; a shared weight is counted once."""
+    return sum(math.prod(w.shape) for w in net.trainable_weights)
+
+
+class MLP(keras.Model):
+    """A hidden layer of 256 units with ReLU, then 10 outputs."""
+
+    def __init__(self):
+        super().__init__()  # sets up Keras's tracking of layers and weights
+        self.hidden = keras.layers.Dense(256, activation="relu")
+        self.out = keras.layers.Dense(10)
+
+    def call(self, X):
+        return self.out(self.hidden(X))
+
+
+class MySequential(keras.Model):
+    """Runs its layers one after another, in the order given."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        # Keras 3 wraps a list assigned to an attribute and tracks its layers.
+        self.chain = list(layers)
+
+    def call(self, X):
+        for layer in self.chain:
+            X = layer(X)
+        return X
+
+
+class FixedHiddenMLP(keras.Model):
+    """Mixes a constant weight, a shared layer and traceable control flow."""
+
+    def __init__(self):
+        super().__init__()
+        # A weight with trainable=False: saved with the model, never trained.
+        self.rand_weight = self.add_weight(
+            shape=(20, 20), trainable=False,
+            initializer=keras.initializers.RandomUniform(0.0, 1.0))
+        self.dense = keras.layers.Dense(20)
+
+    def call(self, X):
+        X = self.dense(X)
+        X = ops.relu(X @ self.rand_weight + 1)
+        X = self.dense(X)  # the same layer again: its weights are shared
+        # keras.Sequential traces its layers symbolically, where a Python
+        # `while` on a tensor fails; ops.while_loop works both ways.
+        X = ops.while_loop(lambda X: ops.sum(ops.abs(X)) > 1,
+                           lambda X: X / 2, X)
+        return ops.sum(X)
+
+
+class NestMLP(keras.Model):
+    """A Sequential inside a custom model."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = keras.Sequential([
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(32, activation="relu")])
+        self.dense = keras.layers.Dense(16)
+
+    def call(self, X):
+        return self.dense(self.net(X))
+
+
+def chimera():
+    """Nested models of every kind in one keras.Sequential; returns a scalar."""
+    return keras.Sequential([NestMLP(), keras.layers.Dense(20),
+                             FixedHiddenMLP()])
+
+
+# Exercise solutions
+
+# Keras 3 turns a list assigned to a layer attribute into a TrackedList and
+# tracks every layer in it (a tuple is wrapped too), so keeping the layers
+# in a plain list breaks nothing: their weights are found, trained and
+# saved. MySequential above already does exactly that.
+ListSequential = MySequential
+
+
+class Parallel(keras.Model):
+    """Feeds X to both networks and joins their outputs feature-wise."""
+
+    def __init__(self, net1, net2):
+        super().__init__()
+        self.net1 = net1
+        self.net2 = net2
+
+    def call(self, X):
+        return ops.concatenate([self.net1(X), self.net2(X)], axis=-1)
+
+
+def chain_copies(make_net, n):
+    """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
+    return keras.Sequential([make_net() for _ in range(n)])
