@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from . import config as book_config
 from . import kernels
 from .errors import BookError
-from .pipeline import prepare
+from .pipeline import export_notebooks, prepare
 
 STAGING = Path("_build") / ".staging"
 
@@ -56,6 +57,19 @@ def build(args) -> int:
     return 0
 
 
+def check(args) -> int:
+    """Execute and merge the given sources without building the site (for authors)."""
+    config = book_config.load(args.root, skip=args.skip)
+    kernels.check(config)
+    book = prepare(config, paths=args.sources or None)
+    with tempfile.TemporaryDirectory() as scratch:
+        export_notebooks(book, Path(scratch) / "notebooks")  # proves the export works too
+    for docname in book.pages:
+        print(f"[bookmachine] ok: {docname} -> {config.cache_dir / 'merged' / docname}.md")
+    print(f"[bookmachine] {book.stats}")
+    return 0
+
+
 def install_kernels(args) -> int:
     config = book_config.load(args.root, skip="")
     for name in kernels.install(config):
@@ -72,6 +86,10 @@ def main(argv=None) -> int:
                               help="comma-separated frameworks not to build (default: $BOOKMACHINE_SKIP)")
     build_parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: cores)")
     build_parser.set_defaults(run=build)
+    check_parser = commands.add_parser("check", help="execute and merge sources, no site")
+    check_parser.add_argument("sources", nargs="*", help="source files (default: every page)")
+    check_parser.add_argument("--skip", default=None, help="frameworks not to run")
+    check_parser.set_defaults(run=check)
     commands.add_parser("kernels", help="install one kernel per framework").set_defaults(run=install_kernels)
     args = parser.parse_args(argv)
     try:

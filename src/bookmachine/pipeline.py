@@ -60,9 +60,13 @@ def publish_ref(config: BookConfig) -> str:
     return os.environ.get("BOOKMACHINE_REF") or os.environ.get("GITHUB_SHA") or config.repository_branch
 
 
-def prepare(config: BookConfig, workers: int | None = None) -> Book:
-    """Read, check, execute (cached) and merge every source; raise BookError on any problem."""
-    sources = [split.read_source(path, config.root, config.keys) for path in toc_files(config.root)]
+def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
+    """Read, check, execute (cached) and merge every source (or just ``paths``).
+
+    Raises BookError on any problem, before anything is written.
+    """
+    paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
+    sources = [split.read_source(path, config.root, config.keys) for path in paths]
     jobs: dict[str, dict[str, Job]] = {}
     for source in sources:
         PageRenderer(source, {}, config).render()  # checks structure before any kernel starts

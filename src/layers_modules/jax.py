@@ -94,10 +94,10 @@ def chimera():
 
 # Exercise solutions
 
-# Linen turns a list of modules, whether a dataclass field or assigned in
-# setup, into a tuple and registers every module in it (as layers_0,
-# layers_1, ...). So a plain list goes wrong nowhere: MySequential above
-# already keeps one. The names are the same as the Sequential's as well.
+# Linen finds every module in a list, whether the list is a dataclass field
+# or an attribute set in setup (which Linen turns into a tuple), and names
+# them layers_0, layers_1, ... So a plain list goes wrong nowhere:
+# MySequential above already keeps its layers in one.
 ListSequential = MySequential
 
 
