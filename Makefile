@@ -1,0 +1,48 @@
+# Two commands for a fresh machine with Python 3.11 (see README.md):
+#   make book   set up, then build the site and the per-framework notebooks
+#   make test   set up, then build and run every test
+# SKIP=mxnet builds without the MXNet environment (e.g. no Python 3.11 there).
+
+PYTHON ?= python3.11
+SKIP ?=
+VENV := .venv
+PY := $(VENV)/bin/python
+MXNET_ENV := $(if $(findstring mxnet,$(SKIP)),,.venv-mxnet/.installed)
+export BOOKMACHINE_SKIP := $(SKIP)
+
+.PHONY: setup book test browser benchmark clean
+
+setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# MXNet 1.9.1 needs numpy<1.24, so it gets an environment and kernel of its own.
+.venv-mxnet/.installed: requirements-mxnet.txt pyproject.toml
+	test -x .venv-mxnet/bin/python || $(PYTHON) -m venv .venv-mxnet
+	.venv-mxnet/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mxnet.txt
+	.venv-mxnet/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.kernels: $(VENV)/.installed $(MXNET_ENV) _config.yml
+	$(PY) -m bookmachine kernels
+	touch $@
+
+# Debian's Chromium for the browser tests (no browser download).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+book: setup
+	$(PY) -m bookmachine build
+
+test: setup browser
+	$(PY) -m pytest
+
+benchmark: setup
+	$(PY) benchmarks/build_speed.py
+
+clean:
+	rm -rf _build

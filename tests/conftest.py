@@ -1,0 +1,73 @@
+"""Shared fixtures: a throwaway book to feed the machine, and the real built book."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "---\njupytext:\n  text_representation:\n    format_name: myst\n---\n\n"
+
+
+def make_book(folder: Path, pages: dict[str, str], frameworks=("alpha", "beta"), kernel="python3") -> Path:
+    """A tiny book whose frameworks all run in ``kernel``; pages are MyST bodies."""
+    entries = "\n".join(
+        f"      - key: {key}\n        label: {key.capitalize()}\n        kernel: {kernel}\n"
+        f"        launch: [colab]"
+        for key in frameworks
+    )
+    (folder / "_config.yml").write_text(textwrap.dedent("""\
+        title: Tiny
+        only_build_toc_files: true
+        exclude_patterns: [_build]
+        execute:
+          execute_notebooks: "off"
+        repository:
+          url: https://github.com/example/tiny
+          branch: main
+        sphinx:
+          extra_extensions: [sphinx_design, bookmachine.sphinx_extension]
+          config:
+            bookmachine_frameworks:
+        """) + entries + "\n")
+    names = list(pages)
+    toc = f"format: jb-book\nroot: {names[0]}\n"
+    if names[1:]:
+        toc += "chapters:\n" + "".join(f"  - file: {name}\n" for name in names[1:])
+    (folder / "_toc.yml").write_text(toc)
+    for name, body in pages.items():
+        path = folder / f"{name}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(HEADER + textwrap.dedent(body))
+    return folder
+
+
+def code(source: str, *tags: str) -> str:
+    tag_line = f":tags: [{', '.join(tags)}]\n" if tags else ""
+    return f"```{{code-cell}} ipython3\n{tag_line}{source}\n```\n"
+
+
+def prose(text: str, *tags: str) -> str:
+    meta = '{"tags": [' + ", ".join(f'"{t}"' for t in tags) + "]}" if tags else ""
+    return f"\n+++ {meta}\n\n{text}\n\n".replace("+++ \n", "+++\n")
+
+
+@pytest.fixture
+def tiny_book(tmp_path):
+    def build(pages, **kwargs):
+        return make_book(tmp_path, pages, **kwargs)
+    return build
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """Build the real book once per session (cached, so fast after `make book`)."""
+    result = subprocess.run([sys.executable, "-m", "bookmachine", "build"], cwd=ROOT,
+                            capture_output=True, text=True, env=dict(os.environ))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return ROOT / "_build"
