@@ -66,7 +66,12 @@ def tiny_book(tmp_path):
 
 @pytest.fixture(scope="session")
 def built_book():
-    """Build the real book once per session (cached, so fast after `make book`)."""
+    """Build the real book once per session (cached, so fast after `make book`).
+
+    BOOK_PREBUILT=1 uses _build as it is (for working on tests while the book builds elsewhere).
+    """
+    if os.environ.get("BOOK_PREBUILT") == "1":
+        return ROOT / "_build"
     result = subprocess.run([sys.executable, "-m", "bookmachine", "build"], cwd=ROOT,
                             capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
