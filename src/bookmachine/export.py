@@ -117,7 +117,10 @@ class MarkdownExporter:
             return "; ".join(parts) if name == "cite:t" else "(" + "; ".join(parts) + ")"
         if name in ("ref", "doc", "numref", "term"):
             label = re.match(r"(.*?)\s*<.*>$", text)
-            return label.group(1) if label else text
+            if label:
+                return label.group(1).replace("%s", "").strip()
+            # A notebook has no numbered figures: name what the label points at.
+            return "the figure" if name == "numref" and text.startswith("fig") else text
         if name == "math":
             return f"${text}$"
         if name in ("code", "literal"):
