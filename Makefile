@@ -12,7 +12,7 @@ export BOOKMACHINE_SKIP := $(SKIP)
 
 .PHONY: setup book test browser benchmark clean
 
-setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels
+setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels node_modules/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 $(VENV)/.kernels: $(VENV)/.installed $(MXNET_ENV) _config.yml
 	$(PY) -m bookmachine kernels
+	touch $@
+
+# MathJax (and nothing else) from npm, served by the site itself: see package.json.
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
 # Debian's Chromium for the browser tests (no browser download).

@@ -1,0 +1,96 @@
+"""The built site, read as HTML: tabs, their order, and what each tab holds."""
+
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+from bookmachine import config as book_config
+from bookmachine.pipeline import toc_files
+from bookmachine.split import read_source
+from bookmachine.tabs import Solution, TabGroup, group
+from conftest import ROOT
+
+CONFIG = book_config.load(ROOT)
+LABELS = [fw.label for fw in CONFIG.frameworks]
+pytestmark = pytest.mark.build
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z0-9_]+", text)
+
+
+def tab_groups(blocks):
+    for block in blocks:
+        if isinstance(block, TabGroup):
+            yield block
+        elif isinstance(block, Solution):
+            yield from tab_groups(block.blocks)
+
+
+def pages():
+    for path in toc_files(ROOT):
+        source = read_source(path, ROOT, CONFIG.keys)
+        yield source, list(tab_groups(group(source, CONFIG.keys)))
+
+
+def html_of(built_book, docname):
+    return BeautifulSoup((built_book / "html" / f"{docname}.html").read_text(), "html.parser")
+
+
+def panels(tab_set):
+    """(label, panel) pairs of a sphinx-design tab-set, in order."""
+    labels = [label.get_text(strip=True) for label in tab_set.find_all("label", recursive=False)]
+    contents = tab_set.find_all("div", class_="sd-tab-content", recursive=False)
+    return list(zip(labels, contents))
+
+
+def test_every_tab_set_has_one_tab_per_framework_in_config_order(built_book):
+    for source, _ in pages():
+        tab_sets = html_of(built_book, source.docname).select("div.sd-tab-set")
+        assert tab_sets, source.docname
+        for tab_set in tab_sets:
+            assert [label for label, _ in panels(tab_set)] == LABELS, source.docname
+            assert {i.get("data-sync-group") for i in tab_set.find_all("label", recursive=False)} == {"framework"}
+
+
+def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
+    checked = 0
+    for source, groups in pages():
+        soup = html_of(built_book, source.docname)
+        tab_sets = [t for t in soup.select("div.sd-tab-set") if "launch-bar" not in t.get("class", [])]
+        assert len(tab_sets) == len(groups), f"{source.docname}: {len(tab_sets)} tab-sets for {len(groups)} groups"
+        for tab_set, tab_group in zip(tab_sets, groups):
+            for (label, panel), fw in zip(panels(tab_set), CONFIG.frameworks):
+                panel_words = " ".join(words(panel.get_text(" ")))
+                for cell in tab_group.cells[fw.key]:
+                    if cell.kind == "markdown":
+                        opening = " ".join(words(cell.source)[:6])
+                        assert opening in panel_words, f"{source.docname} {label}: prose {opening!r} missing"
+                    else:
+                        code = " ".join(words(cell.source.splitlines()[0]))
+                        blocks = panel.select("div.cell")
+                        match = [b for b in blocks if code in " ".join(words(b.select_one("pre").get_text()))]
+                        assert match, f"{source.docname} {label}: code {code!r} missing"
+                        if fw.key not in CONFIG.skip and not cell.has("no-output"):
+                            has_output = match[0].select_one("div.cell_output") is not None
+                            checked += has_output
+                # No other framework's own prose leaks into this tab.
+                for other in CONFIG.frameworks:
+                    if other.key == fw.key:
+                        continue
+                    for cell in tab_group.cells[other.key]:
+                        if cell.kind == "markdown" and cell.frameworks == frozenset({other.key}):
+                            whole = " ".join(words(cell.source))
+                            assert whole not in panel_words, f"{source.docname} {label}: {other.label} prose"
+    assert checked > 0, "no code cell with output was found on any page"
+
+
+def test_launch_bar_on_every_page_follows_the_frameworks(built_book):
+    for source, _ in pages():
+        bar = html_of(built_book, source.docname).select_one("div.sd-tab-set.launch-bar")
+        assert bar is not None, source.docname
+        for (label, panel), fw in zip(panels(bar), CONFIG.frameworks):
+            services = [a["data-service"] for a in panel.select("a.launch-link")]
+            expected = list(fw.launch) + ([] if fw.key in CONFIG.skip else ["download"])
+            assert services == expected, (source.docname, label)
