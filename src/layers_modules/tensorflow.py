@@ -61,7 +61,7 @@ class FixedHiddenMLP(keras.Model):
         super().__init__()
         # A weight with trainable=False: saved with the model, never trained.
         self.rand_weight = self.add_weight(
-            shape=(20, 20), trainable=False,
+            shape=(20, 20), trainable=False, name="rand_weight",
             initializer=keras.initializers.RandomUniform(0.0, 1.0))
         self.dense = keras.layers.Dense(20)
 
