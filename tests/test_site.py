@@ -73,7 +73,7 @@ def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
                         match = [b for b in blocks if code in " ".join(words(b.select_one("pre").get_text()))]
                         assert match, f"{source.docname} {label}: code {code!r} missing"
                         if fw.key not in CONFIG.skip and not cell.has("no-output"):
-                            has_output = match[0].select_one("div.cell_output") is not None
+                            has_output = match[0].select_one("div.cell-output") is not None
                             checked += has_output
                 # No other framework's own prose leaks into this tab.
                 for other in CONFIG.frameworks:

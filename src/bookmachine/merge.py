@@ -86,7 +86,7 @@ class PageRenderer:
         rendered = [self._output(o) for o in (outputs or [])]
         rendered = [r for r in rendered if r]
         if rendered:
-            parts.append(directive("container", "cell_output", "\n".join(rendered)))
+            parts.append(directive("container", "cell-output", "\n".join(rendered)))
         return directive("container", "cell", "\n".join(parts))
 
     def _output(self, output) -> str:
