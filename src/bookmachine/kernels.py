@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def check(config: BookConfig) -> None:
             spec = manager.get_kernel_spec(fw.kernel)
         except NoSuchKernel:
             spec = None
-        if spec is None or not Path(spec.argv[0]).exists():
+        if spec is None or not (Path(spec.argv[0]).exists() or shutil.which(spec.argv[0])):
             raise BookError(
                 f"no Jupyter kernel '{fw.kernel}' (environment {fw.venv}). Run `make setup` to "
                 f"create it, or build without {fw.label}: `make book SKIP={fw.key}` "

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from . import export, split
+from . import export, library, split
 from .config import BookConfig
 from .errors import BookError
 from .execute import Job, execute
@@ -67,6 +67,7 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
     """
     paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
     sources = [split.read_source(path, config.root, config.keys) for path in paths]
+    library.check(sources, config)
     jobs: dict[str, dict[str, Job]] = {}
     for source in sources:
         PageRenderer(source, {}, config).render()  # checks structure before any kernel starts
