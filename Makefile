@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 MXNET_ENV := $(if $(findstring mxnet,$(SKIP)),,.venv-mxnet/.installed)
 export BOOKMACHINE_SKIP := $(SKIP)
 
-.PHONY: setup book test browser benchmark clean
+.PHONY: setup book test browser newest-releases benchmark clean
 
 setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels node_modules/.installed
 
@@ -45,6 +45,11 @@ book: setup
 
 test: setup browser
 	$(PY) -m pytest
+
+# Every exported notebook against the newest framework releases (what Colab
+# readers get). Not part of `make test`: it downloads several GB.
+newest-releases: book
+	$(PY) checks/newest_releases.py
 
 benchmark: setup
 	$(PY) benchmarks/build_speed.py
