@@ -1,0 +1,157 @@
+"""Build-speed benchmark: what a build costs in wall seconds, kernels and memory.
+
+Runs on a copy of the book (the working tree is never touched), in one go:
+
+  1. cold build (no cache, no site)
+  2. rebuild, nothing changed
+  3. rebuild after editing one sentence of prose
+  4. rebuild after editing one code cell of one framework
+  5. rebuild after editing one class in one framework's module of src/
+  6. baseline: the same per-framework notebooks run one after another with
+     plain `jupyter nbconvert --execute`, one kernel at a time, then the site built
+
+and prints a table with the ratios and the targets. Run: `make benchmark`.
+Numbers from one run only; the machine may be shared, so compare ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPY = ["_config.yml", "_toc.yml", "references.bib", "chapters", "src", "pyproject.toml"]
+PAGE = "chapters/layers-and-modules/custom-module.md"
+CLASS_FILE, CLASS_FRAMEWORK = "src/layers_modules/tensorflow.py", "tensorflow"
+
+
+class PeakMemory:
+    """Peak resident memory of a process and all its children, sampled."""
+
+    def __init__(self, pid: int):
+        self.process, self.peak = psutil.Process(pid), 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        while not self._stop.is_set():
+            try:
+                tree = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = PeakMemory(process.pid)
+    output, _ = process.communicate()
+    peak = memory.stop()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{output[-3000:]}")
+    return time.perf_counter() - started, peak, output
+
+
+def book_build(book: Path, env: dict) -> dict:
+    seconds, peak, output = timed([str(BIN / "python"), "-m", "bookmachine", "--root", str(book), "build"], book, env)
+    match = re.search(r"executed (\d+) of (\d+) notebooks", output)
+    return {"seconds": seconds, "kernels": int(match.group(1)), "notebooks": int(match.group(2)), "peak": peak}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def first_code_line(path: Path, tag: str) -> str:
+    match = re.search(r"```\{code-cell\}[^\n]*\n:tags: \[" + tag + r"\]\n([^\n]+)\n", path.read_text())
+    return match.group(1)
+
+
+def baseline(book: Path, env: dict) -> dict:
+    """The same notebooks, one kernel at a time with nbconvert, then the site from scratch."""
+    config = yaml.safe_load((book / "_config.yml").read_text())["sphinx"]["config"]
+    kernels = {fw["key"]: fw["kernel"] for fw in config["bookmachine_frameworks"]}
+    notebooks = sorted((book / "_build" / "notebooks").glob("*/*.ipynb"))
+    scratch = Path(tempfile.mkdtemp())
+    seconds, peak = 0.0, 0
+    for notebook in notebooks:
+        s, p, _ = timed([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                         f"--ExecutePreprocessor.kernel_name={kernels[notebook.parent.name]}",
+                         "--output-dir", str(scratch / notebook.parent.name), str(notebook)], book, env)
+        seconds, peak = seconds + s, max(peak, p)
+    shutil.rmtree(book / "_build" / ".staging", ignore_errors=True)
+    # The site alone: every output already cached, so only Sphinx works.
+    s, p, _ = timed([str(BIN / "jupyter-book"), "build", str(book), "--path-output", str(scratch / "site")], book, env)
+    return {"seconds": seconds + s, "kernels": len(notebooks), "notebooks": len(notebooks), "peak": max(peak, p)}
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        book = Path(scratch) / "book"
+        book.mkdir()
+        for name in COPY:
+            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, book / name)
+        # Kernels import the copy's src/, so a src/ edit is really what runs.
+        env = dict(os.environ, PYTHONPATH=str(book / "src"), BOOKMACHINE_SKIP=os.environ.get("BOOKMACHINE_SKIP", ""))
+        rows = {}
+        rows["cold build"] = book_build(book, env)
+        rows["nothing changed"] = book_build(book, env)
+        edit(book / PAGE, "# ", "# ")  # keep the title; change a sentence below
+        text = (book / PAGE).read_text()
+        sentence = re.search(r"\n\n([A-Z][^\n`{]{20,}?\.)", text).group(1)
+        edit(book / PAGE, sentence, sentence[:-1] + ", as we will see.")
+        rows["prose edit"] = book_build(book, env)
+        line = first_code_line(book / PAGE, "pytorch")
+        edit(book / PAGE, line, line + "  # edited")
+        rows["one-cell edit (pytorch)"] = book_build(book, env)
+        edit(book / CLASS_FILE, "class MLP(", "# edited\nclass MLP(")
+        rows[f"src/ edit ({CLASS_FRAMEWORK})"] = book_build(book, env)
+        rows["baseline: nbconvert one by one + site"] = baseline(book, env)
+
+    cold, base = rows["cold build"], rows["baseline: nbconvert one by one + site"]
+    print(f"\n{'stage':40} {'seconds':>8} {'kernels':>8} {'peak MiB':>9} {'ratio':>14}")
+    for name, row in rows.items():
+        ratio = (f"{row['seconds'] / base['seconds']:.2f}x baseline" if name == "cold build"
+                 else "" if name.startswith("baseline") else f"{row['seconds'] / cold['seconds']:.2f}x cold")
+        print(f"{name:40} {row['seconds']:8.1f} {row['kernels']:8d} {row['peak'] / 2**20:9.0f} {ratio:>14}")
+    src_row = rows[f"src/ edit ({CLASS_FRAMEWORK})"]
+    framework_pages = len(list((ROOT / "chapters").rglob("*.md")))
+    targets = {
+        "cold build <= 0.6x baseline": cold["seconds"] <= 0.6 * base["seconds"],
+        "nothing changed starts 0 kernels": rows["nothing changed"]["kernels"] == 0,
+        "prose edit starts 0 kernels": rows["prose edit"]["kernels"] == 0,
+        "one-cell edit starts exactly 1 kernel": rows["one-cell edit (pytorch)"]["kernels"] == 1,
+        f"src/ edit re-runs only {CLASS_FRAMEWORK} ({framework_pages} notebooks)": src_row["kernels"] == framework_pages,
+        "cold build peak memory < 4 GiB": cold["peak"] < 4 * 2**30,
+    }
+    print()
+    for target, met in targets.items():
+        print(f"[{'met' if met else 'MISSED'}] {target}")
+    print(json.dumps({k: {**v, "peak": round(v["peak"] / 2**20)} for k, v in rows.items()}))
+    return 0 if all(targets.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
