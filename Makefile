@@ -43,8 +43,10 @@ browser:
 book: setup
 	$(PY) -m bookmachine build
 
-test: setup browser
-	$(PY) -m pytest
+# Times its set-up stage so pytest can print the wall time of every stage.
+test:
+	@start=$$(date +%s); $(MAKE) --no-print-directory setup browser && \
+	BOOK_SETUP_SECONDS=$$(( $$(date +%s) - start )) $(PY) -m pytest
 
 # Every exported notebook against the newest framework releases (what Colab
 # readers get). Not part of `make test`: it downloads several GB.

@@ -118,7 +118,6 @@ def main() -> int:
         rows = {}
         rows["cold build"] = book_build(book, env)
         rows["nothing changed"] = book_build(book, env)
-        edit(book / PAGE, "# ", "# ")  # keep the title; change a sentence below
         text = (book / PAGE).read_text()
         sentence = re.search(r"\n\n([A-Z][^\n`{]{20,}?\.)", text).group(1)
         edit(book / PAGE, sentence, sentence[:-1] + ", as we will see.")

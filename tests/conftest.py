@@ -76,3 +76,40 @@ def built_book():
                             capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return ROOT / "_build"
+
+
+# --- wall time of the test command, by stage -----------------------------------
+
+STAGE_SECONDS: dict[str, float] = {}
+
+
+def _stage(item) -> str:
+    if "nbval" in item.name:
+        return "nbval"
+    if item.get_closest_marker("browser"):
+        return "browser"
+    return "other tests"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    import time
+    started = time.perf_counter()
+    yield
+    # The session's first use of `built_book` is where the book gets built.
+    key = "build" if "built_book" in getattr(item, "fixturenames", ()) else _stage(item)
+    STAGE_SECONDS[key] = STAGE_SECONDS.get(key, 0.0) + time.perf_counter() - started
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        stage = "nbval" if "nbval" in report.nodeid else "browser" if "browser" in report.keywords else "other tests"
+        STAGE_SECONDS[stage] = STAGE_SECONDS.get(stage, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    stages = {"setup (install; skipped when present)": float(os.environ.get("BOOK_SETUP_SECONDS", "nan"))}
+    stages.update(STAGE_SECONDS)
+    terminalreporter.section("wall time by stage")
+    for stage, seconds in stages.items():
+        terminalreporter.write_line(f"{stage:40} {seconds:8.1f} s")
