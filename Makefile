@@ -22,6 +22,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # MXNet 1.9.1 needs numpy<1.24, so it gets an environment and kernel of its own.
 .venv-mxnet/.installed: requirements-mxnet.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "MXNet 1.9.1 needs Python 3.11 ($(PYTHON)), not found. \
+	Install it, or build without MXNet: make book SKIP=mxnet (make test SKIP=mxnet)"; exit 1; }
 	test -x .venv-mxnet/bin/python || $(PYTHON) -m venv .venv-mxnet
 	.venv-mxnet/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mxnet.txt
 	.venv-mxnet/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

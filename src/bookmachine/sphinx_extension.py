@@ -109,6 +109,29 @@ def build_finished(app: Sphinx, exception) -> None:
     shutil.copytree(Path(app.outdir).parent / "notebooks", site_copy)
 
 
+def tidy_page(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Two fixes the browser tests (tests/test_browser.py) ask for, on every page.
+
+    Sphinx 7.4 writes an inline script that an extension registers after the
+    builder starts (sphinx-thebe's ``const THEBE_JS_URL``, sphinx-togglebutton's
+    selector) twice, and the second ``const`` is a page error: keep the first.
+    Docutils marks each bibliography entry ``role="doc-biblioentry"`` inside a
+    ``role="list"``; DPUB-ARIA 1.1 retired that role for ``listitem``, and
+    axe-core reports the list as lacking items (critical).
+    """
+    scripts = context.get("script_files")
+    if scripts:
+        seen, unique = set(), []
+        for js in scripts:
+            key = (js.filename or "", tuple(sorted(js.attributes.items())))
+            if key not in seen:
+                seen.add(key)
+                unique.append(js)
+        scripts[:] = unique
+    if "body" in context:
+        context["body"] = context["body"].replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def add_static_path(app: Sphinx, config) -> None:
     config.html_static_path.append(str(Path(__file__).parent / "static"))
 
@@ -123,5 +146,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", env_get_outdated)
     app.connect("build-finished", build_finished)
     app.connect("config-inited", add_static_path)
+    app.connect("html-page-context", tidy_page, priority=900)
     app.add_css_file("bookmachine.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
