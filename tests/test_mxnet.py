@@ -43,3 +43,15 @@ def test_skipping_mxnet_builds_the_rest_and_says_so_in_its_tabs():
         code_tabs = [tab for tab in mxnet_tabs if "{code-block} python" in tab]
         for tab in code_tabs:
             assert "MXNet outputs were not built" in tab, docname
+
+
+def test_library_tests_pass_inside_the_mxnet_environment():
+    """The main environment has no mxnet, so its library tests run in .venv-mxnet."""
+    import re
+    import subprocess
+    result = subprocess.run([str(kernel_python(CONFIG, MXNET)), "-m", "pytest", "tests/test_library.py",
+                             "-q", "-k", "mxnet", "-p", "no:cacheprovider"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed and int(passed.group(1)) >= 6, result.stdout[-2000:]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import config as book_config
-from . import kernels
+from . import kernels, publish
 from .errors import BookError
 from .pipeline import export_notebooks, prepare
 
@@ -91,6 +91,9 @@ def main(argv=None) -> int:
     check_parser.add_argument("--skip", default=None, help="frameworks not to run")
     check_parser.set_defaults(run=check)
     commands.add_parser("kernels", help="install one kernel per framework").set_defaults(run=install_kernels)
+    branch_parser = commands.add_parser("notebooks-branch", help="lay out the notebooks branch's tree in DIR")
+    branch_parser.add_argument("dir", help="a new or empty folder")
+    branch_parser.set_defaults(run=publish.command)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -10,6 +10,7 @@ as many at a time as the machine has cores.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import json
 import os
@@ -122,6 +123,12 @@ async def _run(job: Job, semaphore: asyncio.Semaphore, stats: dict):
             await client.async_execute()
         except (CellExecutionError, DeadKernelError) as exc:
             raise _error_message(job, exc, notebook) from None
+        finally:
+            # When another notebook fails, this one is cancelled mid-run: stop its
+            # kernel now rather than leave nbclient's exit hook to find it gone.
+            atexit.unregister(client._cleanup_kernel)
+            if client.km is not None and client.km.has_kernel:
+                await client.km.shutdown_kernel(now=True)
     return [{"outputs": c.outputs, "execution_count": c.execution_count} for c in notebook.cells]
 
 

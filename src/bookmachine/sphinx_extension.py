@@ -148,4 +148,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", add_static_path)
     app.connect("html-page-context", tidy_page, priority=900)
     app.add_css_file("bookmachine.css")
+    app.add_js_file("bookmachine.js", defer="defer")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,94 @@
+"""The notebooks branch: every exported notebook, and a README of launch badges.
+
+``python -m bookmachine notebooks-branch DIR`` lays the branch's tree out in
+DIR from the last build (``_build/notebooks``); the publish workflow commits
+that tree as the branch's single commit. Launch URLs come from ``launch.py``,
+so the badges here and the links on the site are the same links.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from . import config as book_config
+from . import launch
+from .config import BookConfig
+from .errors import BookError
+from .merge import H1
+from .pipeline import publish_ref, toc_files
+from .split import read_source
+
+BADGES = {  # the services' own badge images
+    "colab": "https://colab.research.google.com/assets/colab-badge.svg",
+    "studiolab": "https://studiolab.sagemaker.aws/studiolab.svg",
+}
+
+
+def page_title(path: Path, config: BookConfig) -> str:
+    """The page's ``# Title`` (a source opens with it: see CONTRIBUTING.md)."""
+    source = read_source(path, config.root, config.keys)
+    return H1.search(source.cells[0].source).group(0)[2:].strip()
+
+
+def write_tree(config: BookConfig, target: Path) -> list[Path]:
+    """Copy every built notebook into ``target/<framework>/`` and write ``target/README.md``."""
+    export_dir = config.root / "_build" / "notebooks"
+    if not export_dir.is_dir():
+        raise BookError("no exported notebooks: run `make book` first", path=export_dir)
+    target = Path(target)
+    if target.exists() and any(target.iterdir()):
+        raise BookError("exists and is not empty: give a new or empty folder", path=target)
+    sources = {path.relative_to(config.root).with_suffix("").as_posix(): path
+               for path in toc_files(config.root)}
+    docnames = list(sources)
+    written = []
+    for fw in config.built:
+        for docname in docnames:
+            built = export_dir / launch.branch_path(fw, docname)
+            if not built.exists():
+                raise BookError(f"{built.relative_to(config.root)} is missing (the build is older "
+                                "than _toc.yml or skipped this framework): run `make book` first",
+                                framework=fw.key)
+            copy = target / launch.branch_path(fw, docname)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(built, copy)
+            written.append(copy)
+    (target / "README.md").write_text(readme(config, docnames, sources))
+    return written
+
+
+def readme(config: BookConfig, docnames: list[str], sources: dict[str, Path]) -> str:
+    title = (yaml.safe_load((config.root / "_config.yml").read_text()) or {}).get("title", "The book")
+    lines = [f"# {title}: notebooks", "",
+             f"One standalone notebook per page and framework, built from {config.repository_url} "
+             f"at `{publish_ref(config)}` by `python -m bookmachine notebooks-branch`. "
+             "Every publish replaces this branch: edit the sources on "
+             f"`{config.repository_branch}`, not these files.", ""]
+    for docname in docnames:
+        lines += [f"## {page_title(sources[docname], config)}", ""]
+        for fw in config.built:
+            path = launch.branch_path(fw, docname)
+            entry = f"- **{fw.label}**: [`{path}`]({quote(path)})"
+            for service, label, url in launch.launch_links(config, fw, docname):
+                badge = BADGES.get(service)
+                entry += f" [![{label}]({badge})]({url})" if badge else f" [{label}]({url})"
+            if not fw.launch:
+                conda = f"environment-{fw.key}.yml"
+                entry += (f" (runs locally only: in a clone of {config.repository_url}, `make setup` "
+                          f"creates its environment and the `{fw.kernel}` kernel"
+                          + (f"; with conda, `{conda}`)" if (config.root / conda).exists() else ")"))
+            lines.append(entry)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def command(args) -> int:
+    """``python -m bookmachine notebooks-branch DIR``."""
+    config = book_config.load(args.root)
+    written = write_tree(config, Path(args.dir))
+    print(f"[bookmachine] notebooks branch: {len(written)} notebooks and README.md in {args.dir}")
+    return 0

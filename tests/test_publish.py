@@ -1,0 +1,217 @@
+"""Publishing: the workflows, the notebooks branch, and every launch and download link."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from bookmachine import config as book_config
+from bookmachine import launch
+from bookmachine.export import notebook_name
+from bookmachine.pipeline import toc_files
+from conftest import ROOT, code
+
+CONFIG = book_config.load(ROOT)
+WORKFLOWS = ROOT / ".github" / "workflows"
+BIN = Path(sys.executable).parent
+DOCNAMES = [path.relative_to(ROOT).with_suffix("").as_posix() for path in toc_files(ROOT)]
+
+
+def bookmachine(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "bookmachine", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def workflow(name):
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def run_lines(flow):
+    return [line.strip() for job in flow["jobs"].values() for step in job["steps"]
+            for line in step.get("run", "").splitlines() if line.strip()]
+
+
+# --- the workflows --------------------------------------------------------------
+
+def actionlint(*args, cwd):
+    return subprocess.run([str(BIN / "actionlint"), "-no-color", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_the_workflows_pass_actionlint_and_actionlint_really_lints(tmp_path):
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    assert len(files) >= 2
+    result = actionlint(*files, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.no_such_context }}\n"
+                      "      - uses: actions/checkout@v6\n        with:\n          no-such-input: 1\n")
+    result = actionlint(str(broken), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "no_such_context" in result.stdout and "no-such-input" in result.stdout
+
+
+def make_targets():
+    return set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+
+
+def test_the_workflows_call_the_readme_commands_and_nothing_else():
+    publish, newest = workflow("publish.yml"), workflow("newest-releases.yml")
+    readme = (ROOT / "README.md").read_text()
+    for flow in (publish, newest):
+        lines = run_lines(flow)
+        for line in lines:
+            # no second way to build: no direct jupyter-book, sphinx, pip or npm
+            assert not re.search(r"jupyter-book|sphinx-build|pip install|npm |bookmachine build", line), line
+        for target in re.findall(r"\bmake ([\w-]+)", " ".join(lines)):
+            assert target in make_targets(), f"the workflows call `make {target}`, which the Makefile lacks"
+    assert "make test" in run_lines(publish) and "make test" in readme
+    assert any("bookmachine notebooks-branch" in line for line in run_lines(publish))
+    assert "make newest-releases" in " ".join(run_lines(newest))
+    assert "schedule" in newest[True] and "workflow_dispatch" in newest[True]  # YAML reads `on` as True
+    assert publish[True]["push"]["branches"] == ["main"]
+
+
+def test_publish_deploys_pages_and_pins_the_notebooks_to_the_commit():
+    publish = workflow("publish.yml")
+    build, deploy = publish["jobs"]["build"], publish["jobs"]["deploy"]
+    assert build["env"]["BOOKMACHINE_REF"] == "${{ github.sha }}"
+    assert publish["concurrency"]["group"] == "pages"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert build["permissions"]["contents"] == "write"
+    uses = [step.get("uses", "") for job in publish["jobs"].values() for step in job["steps"]]
+    assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "_build/html"
+    push = " ".join(run_lines(publish))
+    assert "git push --force" in push and "github-actions[bot]" in push and "notebooks" in push
+
+
+# --- the notebooks branch -------------------------------------------------------
+
+def readme_lines(readme: str, docname: str) -> dict[str, str]:
+    """framework label -> that framework's line under the page's heading."""
+    section = readme.split("\n## ")[DOCNAMES.index(docname) + 1]
+    return {m.group(1): m.group(0) for m in re.finditer(r"^- \*\*(.+?)\*\*:.*$", section, re.M)}
+
+
+@pytest.mark.build
+def test_notebooks_branch_holds_every_notebook_and_a_readme_of_badges(built_book, tmp_path):
+    target = tmp_path / "branch"
+    result = bookmachine("notebooks-branch", str(target))
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = {launch.branch_path(fw, d) for fw in CONFIG.built for d in DOCNAMES}
+    written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert written == expected | {"README.md"}
+    for path in expected:
+        assert (target / path).read_bytes() == (built_book / "notebooks" / path).read_bytes(), path
+    readme = (target / "README.md").read_text()
+    for docname, source in zip(DOCNAMES, toc_files(ROOT)):
+        title = re.search(r"^# (.+)$", source.read_text(), re.M).group(1).strip()
+        assert f"\n## {title}\n" in readme, title
+        lines = readme_lines(readme, docname)
+        assert list(lines) == [fw.label for fw in CONFIG.built], docname
+        for fw in CONFIG.built:
+            line = lines[fw.label]
+            assert f"({launch.branch_path(fw, docname)})" in line
+            links = launch.launch_links(CONFIG, fw, docname)
+            assert [s for s, _, _ in links] == list(fw.launch)
+            for service, label, url in links:
+                assert f"[![{label}]({launch_badge(service)})]({url})" in line, (docname, fw.key)
+            if not fw.launch:
+                assert "colab" not in line.lower() and "studiolab" not in line.lower()
+                assert "runs locally only" in line and "make setup" in line
+    mxnet = [fw for fw in CONFIG.built if fw.key == "mxnet"]
+    if mxnet:
+        assert not mxnet[0].launch  # MXNet has no hosted launch
+
+
+def launch_badge(service):
+    return {"colab": "https://colab.research.google.com/assets/colab-badge.svg",
+            "studiolab": "https://studiolab.sagemaker.aws/studiolab.svg"}[service]
+
+
+def test_notebooks_branch_without_a_build_says_run_make_book(tiny_book, tmp_path):
+    root = tiny_book({"page": "# Title\n" + code("x = 1", "alpha") + code("x = 2", "beta")})
+    result = bookmachine("--root", str(root), "notebooks-branch", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "_build/notebooks" in result.stderr and "run `make book` first" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- the links on the built site --------------------------------------------------
+
+def launch_tabs(page: Path):
+    """(framework, the tab's links) for every tab of every launch bar on a page."""
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    by_label = {fw.label: fw for fw in CONFIG.frameworks}
+    for bar in soup.select("div.sd-tab-set.launch-bar"):
+        labels = [label.get_text(strip=True) for label in bar.find_all("label", recursive=False)]
+        contents = bar.find_all("div", class_="sd-tab-content", recursive=False)
+        assert labels == [fw.label for fw in CONFIG.frameworks], page
+        for label, content in zip(labels, contents):
+            yield by_label[label], content.select("a.launch-link")
+
+
+@pytest.mark.build
+def test_every_launch_and_download_link_names_its_framework_and_page_and_exists(built_book):
+    html_dir, export_dir = built_book / "html", built_book / "notebooks"
+    pages_with_bars = set()
+    for page in sorted(html_dir.rglob("*.html")):
+        docname = page.relative_to(html_dir).with_suffix("").as_posix()
+        for fw, links in launch_tabs(page):
+            pages_with_bars.add(docname)
+            name = f"{fw.key}/{notebook_name(docname)}.ipynb"
+            expected = {url for _, _, url in launch.launch_links(CONFIG, fw, docname)}
+            services = [a["data-service"] for a in links]
+            assert services == list(fw.launch) + (["download"] if fw in CONFIG.built else []), (docname, fw.key)
+            for a in links:
+                href = a["href"]
+                where = (docname, fw.key, href)
+                if a["data-service"] == "download":
+                    assert not urlsplit(href).scheme and href.endswith("/" + name), where
+                    target = (page.parent / href).resolve()
+                    assert target.is_relative_to(html_dir.resolve()) and target.is_file(), where
+                    assert target.read_bytes() == (export_dir / name).read_bytes(), where
+                    json.loads(target.read_text())  # a whole notebook, not a stub
+                else:
+                    url = urlsplit(href)
+                    assert url.scheme == "https" and url.netloc and not url.query, where
+                    assert url.path.endswith(f"/blob/{CONFIG.notebooks_branch}/{name}"), where
+                    assert href in expected, where  # exactly the URL launch.py makes
+                    assert (export_dir / name).is_file(), where
+    assert pages_with_bars == set(DOCNAMES)
+
+
+# --- the exported notebooks, run by a real client -----------------------------------
+
+@pytest.mark.build
+@pytest.mark.parametrize("key", CONFIG.keys)
+def test_an_exported_notebook_runs_top_to_bottom_in_jupyter(built_book, tmp_path, key):
+    fw = CONFIG.framework(key)
+    if fw not in CONFIG.built:
+        pytest.skip(f"{key} is not built (BOOKMACHINE_SKIP)")
+    notebook = built_book / "notebooks" / launch.branch_path(fw, DOCNAMES[0])
+    result = subprocess.run(
+        [str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+         f"--ExecutePreprocessor.kernel_name={fw.kernel}", "--ExecutePreprocessor.timeout=600",
+         "--output-dir", str(tmp_path), str(notebook)],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    ran = json.loads((tmp_path / notebook.name).read_text())
+    code_cells = [c for c in ran["cells"] if c["cell_type"] == "code"]
+    assert code_cells and all(c["execution_count"] for c in code_cells)
+    assert any(c["outputs"] for c in code_cells)
+    errors = [o for c in code_cells for o in c["outputs"] if o["output_type"] == "error"
+              and "raises-exception" not in c["metadata"].get("tags", [])]
+    assert not errors
