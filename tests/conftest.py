@@ -81,6 +81,7 @@ def built_book():
 # --- wall time of the test command, by stage -----------------------------------
 
 STAGE_SECONDS: dict[str, float] = {}
+SUMMARY_LINES: list[str] = []  # what tests want a person to read at the end (e.g. nbval counts)
 
 
 def _stage(item) -> str:
@@ -110,6 +111,10 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     stages = {"setup (install; skipped when present)": float(os.environ.get("BOOK_SETUP_SECONDS", "nan"))}
     stages.update(STAGE_SECONDS)
+    if SUMMARY_LINES:
+        terminalreporter.section("what was checked")
+        for line in SUMMARY_LINES:
+            terminalreporter.write_line(line)
     terminalreporter.section("wall time by stage")
     for stage, seconds in stages.items():
         terminalreporter.write_line(f"{stage:40} {seconds:8.1f} s")
