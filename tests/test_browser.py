@@ -38,6 +38,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 15_000
 SERIOUS = {"serious", "critical"}
+# A code cell's output box: docutils spells the class `cell-output`; `cell_output` as MyST-NB has it.
+OUTPUT = "div.cell-output, div.cell_output"
 
 
 def _toc_pages() -> list[str]:
@@ -162,10 +164,10 @@ class Reader:
     def settle(self) -> None:
         """Wait for fonts and, where the page loads it, MathJax's first typesetting."""
         self.page.evaluate("""async () => {
-            await document.fonts.ready;
             if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
                 await MathJax.startup.promise;
             }
+            await document.fonts.ready;
         }""")
 
     def selected(self) -> list[dict]:
@@ -214,6 +216,7 @@ def reader(browser, server):
     r.close()
 
 
+@functools.lru_cache(maxsize=None)
 def _soup(site: Path, docname: str) -> BeautifulSoup:
     return BeautifulSoup((site / f"{docname}.html").read_text(), "html.parser")
 
@@ -230,6 +233,7 @@ def test_page_reads_offline_in_every_framework(reader, screenshots, docname):
     for fw in FRAMEWORKS:
         key = fw["key"]
         reader.open(docname, f"?framework={key}")
+        reader.assert_clean()
         reader.assert_all_selected(key, f"{docname}?framework={key}")
         broken = reader.page.evaluate("""() => [...document.images]
             .filter(img => !(img.complete && img.naturalWidth > 0))
@@ -283,18 +287,21 @@ def test_framework_query_parameter_selects_jax_everywhere(reader):
 
 @pytest.mark.parametrize("docname", PAGES)
 def test_each_code_tab_shows_its_code_and_output(reader, site, docname):
+    book_outputs = sum(len(_soup(site, p).select(OUTPUT)) for p in PAGES)
+    assert book_outputs, f"no page has a code output ({OUTPUT}): has the output markup changed?"
     if not _soup(site, docname).select(".sd-tab-content div.cell"):
         pytest.skip(f"{docname} has no framework code")
     reader.open(docname)
     for fw in FRAMEWORKS:
         reader.choose(fw["key"])
-        panels = reader.page.evaluate("""() => [...document.querySelectorAll('.sd-tab-set')]
+        panels = reader.page.evaluate("""(OUTPUT) => [...document.querySelectorAll('.sd-tab-set')]
             .filter(ts => !ts.closest('details') && ts.querySelector('div.cell'))
             .map(ts => {
                 const panel = ts.querySelector(':scope > input:checked + label + .sd-tab-content');
                 const cells = [...panel.querySelectorAll('div.cell')].filter(c => !c.closest('details'));
-                const code = cells.map(c => c.querySelector(':scope > div:not(.cell_output) pre'));
-                const outputs = [...panel.querySelectorAll('div.cell_output')];
+                const code = cells.map(c => c.querySelector(
+                    ':scope > div:not(.cell-output):not(.cell_output) pre'));
+                const outputs = [...panel.querySelectorAll(OUTPUT)];
                 const shows = el => !!el && el.checkVisibility() && el.getBoundingClientRect().height > 0;
                 return {
                     cells: cells.length,
@@ -305,7 +312,7 @@ def test_each_code_tab_shows_its_code_and_output(reader, site, docname):
                     otherPanelsShown: [...ts.querySelectorAll(':scope > .sd-tab-content')]
                         .filter(p => p !== panel && p.checkVisibility()).length,
                 };
-            })""")
+            })""", OUTPUT)
         where = f"{docname}, {fw['label']}"
         assert panels, f"{where}: no code tab-set outside solutions"
         for i, p in enumerate(panels, 1):
@@ -314,7 +321,7 @@ def test_each_code_tab_shows_its_code_and_output(reader, site, docname):
             assert p["otherPanelsShown"] == 0, f"{where}, code tab-set {i}: another tab shows: {p}"
         has_cells = sum(p["cells"] for p in panels)
         assert has_cells, f"{where}: no code cell in the {fw['label']} tabs"
-        if _soup(site, docname).select(".sd-tab-content div.cell_output"):
+        if any(not o.find_parent("details") for o in _soup(site, docname).select(OUTPUT)):
             assert sum(p["outputsShown"] for p in panels), f"{where}: no output shown"
     reader.assert_clean()
 
@@ -337,6 +344,8 @@ def test_solutions_are_closed_and_open_on_click(reader, site):
             assert body.is_visible(), f"{where}: open, but no code shows"
             code = solution.locator("pre:visible")
             assert code.count() and code.first.inner_text().strip(), f"{where}: empty code"
+            if solution.locator(OUTPUT).count():
+                assert solution.locator(OUTPUT).filter(visible=True).count(), f"{where}: no output shows"
     reader.assert_clean()
 
 
