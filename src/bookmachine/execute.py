@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -132,6 +133,16 @@ async def _run(job: Job, semaphore: asyncio.Semaphore, stats: dict):
     return [{"outputs": c.outputs, "execution_count": c.execution_count} for c in notebook.cells]
 
 
+def _run_coroutine(coroutine):
+    """asyncio.run, also from code that already runs an event loop (Jupyter, Playwright)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> dict:
     """Fill ``job.outputs`` for every job, from the cache where possible.
 
@@ -161,7 +172,7 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> 
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    results = asyncio.run(run_all()) if pending else []
+    results = _run_coroutine(run_all()) if pending else []
     for (job, entry), outputs in zip(pending, results):
         _check_stderr(job, outputs)
         job.outputs = outputs

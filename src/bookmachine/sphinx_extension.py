@@ -132,7 +132,16 @@ def tidy_page(app: Sphinx, pagename: str, templatename: str, context: dict, doct
         context["body"] = context["body"].replace('role="doc-biblioentry"', 'role="listitem"')
 
 
-def add_static_path(app: Sphinx, config) -> None:
+def machine_fingerprint() -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*here.glob("*.py"), *(here / "static").glob("*")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def configure(app: Sphinx, config) -> None:
+    config.bookmachine_fingerprint = machine_fingerprint()
     config.html_static_path.append(str(Path(__file__).parent / "static"))
 
 
@@ -141,11 +150,14 @@ def setup(app: Sphinx) -> dict:
     # from _config.yml itself, so the CLI and the tests see the same values.
     app.add_config_value("bookmachine_frameworks", [], "env")
     app.add_config_value("bookmachine_notebooks_branch", "notebooks", "env")
+    # A fingerprint of the machine itself: when its code or assets change, every
+    # page is read and written again (Sphinx alone would keep the stale pages).
+    app.add_config_value("bookmachine_fingerprint", "", "env")
     app.connect("builder-inited", builder_inited)
     app.connect("source-read", source_read)
     app.connect("env-get-outdated", env_get_outdated)
     app.connect("build-finished", build_finished)
-    app.connect("config-inited", add_static_path)
+    app.connect("config-inited", configure)
     app.connect("html-page-context", tidy_page, priority=900)
     app.add_css_file("bookmachine.css")
     app.add_js_file("bookmachine.js", defer="defer")
