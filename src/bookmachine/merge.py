@@ -9,6 +9,7 @@ dropdowns. Sphinx reads this text in place of the source (see
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 
@@ -100,7 +101,6 @@ class PageRenderer:
             if mime in data:
                 payload = data[mime] if mime == "image/svg+xml" else data[mime].strip()
                 if mime == "image/svg+xml":
-                    import base64
                     payload = base64.b64encode(payload.encode()).decode()
                 return self._raw(f'<img class="output-image" alt="figure made by the cell" '
                                  f'src="data:{mime};base64,{payload}">')

@@ -17,6 +17,7 @@ from sphinx.errors import SphinxError
 from sphinx.util import logging
 
 from . import config as book_config
+from . import mathjax
 from .errors import BookError
 from .launch import DOWNLOAD_DIR
 from .pipeline import export_notebooks, prepare
@@ -32,44 +33,9 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# MathJax is served from the site itself, never from a CDN: `mathjax_path` in
-# _config.yml names a file under _static/mathjax/, copied from the npm package
-# that `make setup` installs. Only what tex-chtml.js loads: TeX extensions it
-# autoloads, its fonts, and the menu's accessibility parts.
-MATHJAX_DIR = "mathjax"
-MATHJAX_PARTS = ("input/tex/extensions", "output/chtml/fonts", "a11y", "ui", "sre")
-
-
-def _mathjax_source(app: Sphinx) -> Path | None:
-    """node_modules/mathjax/es5 when ``mathjax_path`` points into _static/mathjax/, else None."""
-    path = getattr(app.config, "mathjax_path", None) or ""
-    if not path.startswith(MATHJAX_DIR + "/"):
-        return None
-    source = Path(app.srcdir) / "node_modules" / "mathjax" / "es5"
-    if not (source / path[len(MATHJAX_DIR) + 1:]).is_file():
-        raise BookBuildError(str(BookError(
-            f"mathjax_path is '{path}', but {source} lacks it: run `make setup` "
-            "(it runs `npm ci`, which installs the MathJax that package.json pins)",
-            path="_config.yml")))
-    return source
-
-
-def copy_mathjax(app: Sphinx) -> None:
-    source = _mathjax_source(app)
-    if source is None:
-        return
-    target = Path(app.outdir) / "_static" / MATHJAX_DIR
-    shutil.rmtree(target, ignore_errors=True)
-    entry = app.config.mathjax_path[len(MATHJAX_DIR) + 1:]
-    (target / entry).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source / entry, target / entry)
-    for part in MATHJAX_PARTS:
-        shutil.copytree(source / part, target / part)
-
-
 def builder_inited(app: Sphinx) -> None:
-    _mathjax_source(app)  # fail before executing anything if MathJax is missing
     try:
+        mathjax.source(app.srcdir, app.config.mathjax_path)  # fail before any kernel starts
         config = book_config.load(app.srcdir)
         app.bookmachine_book = prepare(config)
     except BookError as exc:
@@ -97,9 +63,9 @@ def env_get_outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
 def build_finished(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    copy_mathjax(app)
     book = app.bookmachine_book
     try:
+        mathjax.copy(app.srcdir, app.outdir, app.config.mathjax_path)
         export_notebooks(book, Path(app.outdir).parent / "notebooks")
     except BookError as exc:
         raise BookBuildError(str(exc)) from None
