@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,10 @@ def built_book():
     """
     if os.environ.get("BOOK_PREBUILT") == "1":
         return ROOT / "_build"
+    started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "bookmachine", "build"], cwd=ROOT,
                             capture_output=True, text=True, env=dict(os.environ))
+    STAGE_SECONDS["build"] = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return ROOT / "_build"
 
@@ -84,24 +87,6 @@ STAGE_SECONDS: dict[str, float] = {}
 SUMMARY_LINES: list[str] = []  # what tests want a person to read at the end (e.g. nbval counts)
 
 
-def _stage(item) -> str:
-    if "nbval" in item.name:
-        return "nbval"
-    if item.get_closest_marker("browser"):
-        return "browser"
-    return "other tests"
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
-    import time
-    started = time.perf_counter()
-    yield
-    # The session's first use of `built_book` is where the book gets built.
-    key = "build" if "built_book" in getattr(item, "fixturenames", ()) else _stage(item)
-    STAGE_SECONDS[key] = STAGE_SECONDS.get(key, 0.0) + time.perf_counter() - started
-
-
 def pytest_runtest_logreport(report):
     if report.when == "call":
         stage = "nbval" if "nbval" in report.nodeid else "browser" if "browser" in report.keywords else "other tests"
@@ -109,8 +94,9 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    stages = {"setup (install; skipped when present)": float(os.environ.get("BOOK_SETUP_SECONDS", "nan"))}
-    stages.update(STAGE_SECONDS)
+    stages = dict(STAGE_SECONDS)
+    if "BOOK_SETUP_SECONDS" in os.environ:  # set by `make test`
+        stages = {"setup (install; skipped when present)": float(os.environ["BOOK_SETUP_SECONDS"]), **stages}
     if SUMMARY_LINES:
         terminalreporter.section("what was checked")
         for line in SUMMARY_LINES:

@@ -21,7 +21,8 @@ def _library(framework, key):
     with warnings.catch_warnings():
         # mxnet 1.9 trips over its own deprecated numpy/distutils uses.
         warnings.simplefilter("ignore", DeprecationWarning)
-        pytest.importorskip(framework)
+        pytest.importorskip(framework, reason=f"{framework} lives in another environment; "
+                            "tests/test_mxnet.py runs these tests there")
         return importlib.import_module(f"layers_modules.{key}")
 
 
