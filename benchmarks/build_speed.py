@@ -113,6 +113,7 @@ def main() -> int:
         book.mkdir()
         for name in COPY:
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, book / name)
+        (book / "node_modules").symlink_to(ROOT / "node_modules")  # MathJax for the site
         # Kernels import the copy's src/, so a src/ edit is really what runs.
         env = dict(os.environ, PYTHONPATH=str(book / "src"), BOOKMACHINE_SKIP=os.environ.get("BOOKMACHINE_SKIP", ""))
         rows = {}

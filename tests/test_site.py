@@ -97,3 +97,18 @@ def test_launch_bar_on_every_page_follows_the_frameworks(built_book):
             services = [a["data-service"] for a in panel.select("a.launch-link")]
             expected = list(fw.launch) + ([] if fw.key in CONFIG.skip else ["download"])
             assert services == expected, (source.docname, label)
+
+
+def test_every_example_exists_in_every_framework():
+    """Coverage over the sources: each tab group with code has code in every framework
+    (or an explicit no-example cell), named when missing."""
+    missing = []
+    for source, groups in pages():  # grouping itself already rejects an empty tab
+        for tab_group in groups:
+            if not any(c.kind == "code" for cells in tab_group.cells.values() for c in cells):
+                continue  # a prose-only group
+            for fw in CONFIG.frameworks:
+                cells = tab_group.cells[fw.key]
+                if not any(c.kind == "code" or c.has("no-example") for c in cells):
+                    missing.append(f"{source.path.name} cell {tab_group.first.index}: no {fw.label} code")
+    assert not missing, "\n".join(missing)

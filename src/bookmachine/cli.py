@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import config as book_config
-from . import kernels, publish
+from . import kernels, mathjax, publish
 from .errors import BookError
 from .pipeline import export_notebooks, prepare
 
@@ -35,6 +35,7 @@ def _publish(staged: Path, target: Path) -> None:
 def build(args) -> int:
     config = book_config.load(args.root, skip=args.skip)
     kernels.check(config)
+    mathjax.source(config.root, config.mathjax_path)
     started = time.perf_counter()
     book = prepare(config, workers=args.jobs)  # fails here, before Sphinx, on bad input
     stats = book.stats

@@ -34,6 +34,7 @@ class BookConfig:
     repository_branch: str
     notebooks_branch: str
     skip: frozenset[str] = frozenset()
+    mathjax_path: str | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -101,4 +102,5 @@ def load(root: Path | str = ".", skip: str | None = None) -> BookConfig:
         repository_branch=str(repository.get("branch", "main")),
         notebooks_branch=str(sphinx_config.get("bookmachine_notebooks_branch", "notebooks")),
         skip=parse_skip(os.environ.get(SKIP_ENV) if skip is None else skip, [fw.key for fw in frameworks]),
+        mathjax_path=sphinx_config.get("mathjax_path"),
     )
