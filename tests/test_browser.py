@@ -27,6 +27,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from bookmachine.export import notebook_name
+from bookmachine.pipeline import toc_files
 
 pytestmark = pytest.mark.browser
 
@@ -43,21 +44,8 @@ OUTPUT = "div.cell-output, div.cell_output"
 
 
 def _toc_pages() -> list[str]:
-    """Docnames in _toc.yml order (jb-book: root, chapters or parts, sections)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts") or []:
-        walk(part.get("chapters"))
-    return [str(Path(p).with_suffix("")) if p.endswith((".md", ".ipynb")) else p for p in pages]
+    """Docnames in _toc.yml order, as the book machine reads them."""
+    return [path.relative_to(ROOT).with_suffix("").as_posix() for path in toc_files(ROOT)]
 
 
 def _frameworks() -> list[dict]:
