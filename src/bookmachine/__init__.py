@@ -2,8 +2,10 @@
 
 Stages, one module each:
 
-- ``config``   -- the frameworks and settings read from ``_config.yml``;
+- ``config``   -- the frameworks and settings (``_config.yml``, environment), paths under _build;
+- ``toc``      -- the pages ``_toc.yml`` lists, in order;
 - ``split``    -- a tagged MyST source -> one notebook per framework;
+- ``job``      -- one framework's notebook of one page, as execute, merge and export share it;
 - ``execute``  -- run those notebooks, each in its framework's kernel, cached;
 - ``tabs``     -- consecutive framework cells -> one synced tab-set (and solutions);
 - ``merge``    -- executed notebooks -> one MyST page with framework tab-sets;

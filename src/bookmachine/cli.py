@@ -13,10 +13,11 @@ from pathlib import Path
 
 from . import config as book_config
 from . import kernels, mathjax, publish
+from .config import PREPARED_ENV, SKIP_ENV
 from .errors import BookError
-from .pipeline import export_notebooks, prepare
-
-STAGING = Path("_build") / ".staging"
+from .execute import Interrupted
+from .launch import DOWNLOAD_DIR
+from .pipeline import export_notebooks, prepare, write_manifest
 
 
 def _publish(staged: Path, target: Path) -> None:
@@ -41,20 +42,32 @@ def build(args) -> int:
     stats = book.stats
     print(f"[bookmachine] executed {stats['kernels_started']} of {stats['notebooks']} notebooks "
           f"({stats['cached']} cached) in {time.perf_counter() - started:.1f} s", flush=True)
-    root = config.root
-    staging = root / STAGING
-    env = dict(os.environ, BOOKMACHINE_SKIP=",".join(sorted(config.skip)))
+    manifest = write_manifest(book)
+    staged = config.staging_dir / "_build"  # Jupyter Book writes html/ and .doctrees/ here
+    export_notebooks(book, staged / "notebooks")
+    env = dict(os.environ, **{SKIP_ENV: ",".join(sorted(config.skip)), PREPARED_ENV: str(manifest)})
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", str(root), "--path-output", str(staging),
+    command = [str(jupyter_book), "build", str(config.root), "--path-output", str(config.staging_dir),
                "-W", "-n", "--keep-going"]
-    if subprocess.run(command, env=env).returncode != 0:
-        print("[bookmachine] the site build failed; _build/html and _build/notebooks are unchanged",
-              file=sys.stderr)
+    succeeded = False
+    try:
+        succeeded = subprocess.run(command, env=env).returncode == 0
+    finally:
+        if not succeeded:
+            # Sphinx saves its environment beside the staged site and would count the
+            # pages that failed as up to date next time, then publish them: forget it,
+            # so that the next build reads every page again.
+            shutil.rmtree(staged / ".doctrees", ignore_errors=True)
+    if not succeeded:
+        print("[bookmachine] the site build failed: fix the warnings above (every Sphinx warning is an "
+              "error here); _build/html and _build/notebooks are unchanged", file=sys.stderr)
         return 1
-    _publish(staging / "_build" / "html", root / "_build" / "html")
-    _publish(staging / "_build" / "notebooks", root / "_build" / "notebooks")
-    print(f"[bookmachine] site: {root / '_build' / 'html' / 'index.html'}; "
-          f"notebooks: {root / '_build' / 'notebooks'}")
+    # A copy inside the site, so "Download .ipynb" works wherever the site is served.
+    shutil.rmtree(staged / "html" / DOWNLOAD_DIR, ignore_errors=True)
+    shutil.copytree(staged / "notebooks", staged / "html" / DOWNLOAD_DIR)
+    _publish(staged / "html", config.html_dir)
+    _publish(staged / "notebooks", config.notebooks_dir)
+    print(f"[bookmachine] site: {config.html_dir / 'index.html'}; notebooks: {config.notebooks_dir}")
     return 0
 
 
@@ -63,10 +76,11 @@ def check(args) -> int:
     config = book_config.load(args.root, skip=args.skip)
     kernels.check(config)
     book = prepare(config, paths=args.sources or None)
+    write_manifest(book)
     with tempfile.TemporaryDirectory() as scratch:
         export_notebooks(book, Path(scratch) / "notebooks")  # proves the export works too
     for docname in book.pages:
-        print(f"[bookmachine] ok: {docname} -> {config.cache_dir / 'merged' / docname}.md")
+        print(f"[bookmachine] ok: {docname} -> {config.merged_dir / docname}.md")
     print(f"[bookmachine] {book.stats}")
     return 0
 
@@ -85,7 +99,8 @@ def main(argv=None) -> int:
     build_parser = commands.add_parser("build", help="execute, merge and build site and notebooks")
     build_parser.add_argument("--skip", default=None,
                               help="comma-separated frameworks not to build (default: $BOOKMACHINE_SKIP)")
-    build_parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: cores)")
+    build_parser.add_argument("--jobs", type=int, default=None,
+                              help="notebooks run at once (default: $BOOKMACHINE_JOBS, else cores bounded by memory)")
     build_parser.set_defaults(run=build)
     check_parser = commands.add_parser("check", help="execute and merge sources, no site")
     check_parser.add_argument("sources", nargs="*", help="source files (default: every page)")
@@ -101,3 +116,7 @@ def main(argv=None) -> int:
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (Interrupted, KeyboardInterrupt):
+        print("error: interrupted (Ctrl-C). Every kernel was stopped; _build/html and "
+              "_build/notebooks are unchanged. Run the command again to finish", file=sys.stderr)
+        return 130

@@ -1,4 +1,14 @@
-"""The book's settings, read from ``_config.yml`` (the one place they live)."""
+"""The book's settings: ``_config.yml`` and the few environment variables, read here only.
+
+Environment variables (see README.md):
+
+- ``BOOKMACHINE_SKIP``: comma-separated framework keys not to build;
+- ``BOOKMACHINE_JOBS``: notebooks run at once (default: cores, bounded by memory);
+- ``BOOKMACHINE_REF``: the git ref the exported notebooks install the package at
+  (default: ``GITHUB_SHA`` in CI, else ``repository.branch``).
+
+The paths under ``_build`` are worked out here too, once.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +21,20 @@ import yaml
 from .errors import BookError
 
 CONFIG_FILE = "_config.yml"
-SKIP_ENV = "BOOKMACHINE_SKIP"  # comma-separated framework keys not to build
+SKIP_ENV = "BOOKMACHINE_SKIP"
+JOBS_ENV = "BOOKMACHINE_JOBS"
+REF_ENV = "BOOKMACHINE_REF"
+# Set by `bookmachine build` for the Sphinx process it starts: where the pages
+# it prepared are listed, so that Sphinx reads them instead of preparing again.
+PREPARED_ENV = "BOOKMACHINE_PREPARED"
+
+# Defaults for the settings under sphinx.config in _config.yml.
+CELL_TIMEOUT = 300  # seconds a cell may run
+OUTPUT_LIMIT_KB = 500  # output one cell may produce
+LARGE_OUTPUT_LIMIT_KB = 20_000  # ... when it is tagged `large-output`
+# A kernel of this chapter peaks below 1 GiB; more at once than memory allows
+# would swap or be killed, so the default number of workers is bounded by it.
+KERNEL_MEMORY = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,9 @@ class BookConfig:
     notebooks_branch: str
     skip: frozenset[str] = frozenset()
     mathjax_path: str | None = None
+    cell_timeout: int = CELL_TIMEOUT
+    output_limit_kb: int = OUTPUT_LIMIT_KB
+    large_output_limit_kb: int = LARGE_OUTPUT_LIMIT_KB
 
     @property
     def keys(self) -> list[str]:
@@ -51,9 +77,78 @@ class BookConfig:
                 return fw
         raise KeyError(key)
 
+    # --- where things go under _build ----------------------------------------
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "_build"
+
+    @property
+    def html_dir(self) -> Path:
+        """The published site."""
+        return self.build_dir / "html"
+
+    @property
+    def notebooks_dir(self) -> Path:
+        """The published notebooks, ``<framework>/<page>.ipynb``."""
+        return self.build_dir / "notebooks"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where a build writes before it is swapped in (Sphinx's ``--path-output``)."""
+        return self.build_dir / ".staging"
+
     @property
     def cache_dir(self) -> Path:
-        return self.root / "_build" / ".bookmachine"
+        """Executed outputs, merged pages and the last run's statistics."""
+        return self.build_dir / ".bookmachine"
+
+    @property
+    def merged_dir(self) -> Path:
+        return self.cache_dir / "merged"
+
+    # --- environment ----------------------------------------------------------
+    @staticmethod
+    def workers() -> int:
+        """Notebooks run at once: $BOOKMACHINE_JOBS, else the cores, bounded by free memory."""
+        if os.environ.get(JOBS_ENV):
+            try:
+                return max(1, int(os.environ[JOBS_ENV]))
+            except ValueError:
+                raise BookError(f"{JOBS_ENV} must be a whole number, not {os.environ[JOBS_ENV]!r}") from None
+        return max(1, min(os.cpu_count() or 1, available_memory() // KERNEL_MEMORY))
+
+    def publish_ref(self) -> str:
+        """The git ref the notebooks' set-up cell installs the package from."""
+        return os.environ.get(REF_ENV) or os.environ.get("GITHUB_SHA") or self.repository_branch
+
+    @staticmethod
+    def prepared_manifest() -> Path | None:
+        value = os.environ.get(PREPARED_ENV)
+        return Path(value) if value else None
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux), or a large number where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 40
+
+
+def read_yaml(path: Path):
+    """A YAML file's data; an error that names the file and the line when it is not valid."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BookError(f"is not valid YAML ({where}{problem}). Fix the file; "
+                        "`python -c \"import yaml; yaml.safe_load(open('FILE'))\"` checks it",
+                        path=path) from None
 
 
 def frameworks_from_list(entries, where: str = CONFIG_FILE) -> tuple[Framework, ...]:
@@ -85,13 +180,22 @@ def parse_skip(value: str | None, keys) -> frozenset[str]:
     return skip
 
 
+def _positive_int(settings: dict, name: str, default: int, path: Path) -> int:
+    value = settings.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise BookError(f"sphinx.config.{name} must be a positive whole number, not {value!r}", path=path)
+    return value
+
+
 def load(root: Path | str = ".", skip: str | None = None) -> BookConfig:
     """Read ``_config.yml`` under ``root``; ``skip`` defaults to $BOOKMACHINE_SKIP."""
     root = Path(root).resolve()
     path = root / CONFIG_FILE
     if not path.exists():
         raise BookError("not found: is this the book's root folder?", path=path)
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise BookError("must be a YAML mapping of settings", path=path)
     sphinx_config = (data.get("sphinx") or {}).get("config") or {}
     frameworks = frameworks_from_list(sphinx_config.get("bookmachine_frameworks"), str(path))
     repository = data.get("repository") or {}
@@ -103,4 +207,8 @@ def load(root: Path | str = ".", skip: str | None = None) -> BookConfig:
         notebooks_branch=str(sphinx_config.get("bookmachine_notebooks_branch", "notebooks")),
         skip=parse_skip(os.environ.get(SKIP_ENV) if skip is None else skip, [fw.key for fw in frameworks]),
         mathjax_path=sphinx_config.get("mathjax_path"),
+        cell_timeout=_positive_int(sphinx_config, "bookmachine_cell_timeout", CELL_TIMEOUT, path),
+        output_limit_kb=_positive_int(sphinx_config, "bookmachine_output_limit_kb", OUTPUT_LIMIT_KB, path),
+        large_output_limit_kb=_positive_int(sphinx_config, "bookmachine_large_output_limit_kb",
+                                            LARGE_OUTPUT_LIMIT_KB, path),
     )

@@ -1,49 +1,48 @@
 """Stage 2-3: run each framework's notebook in that framework's kernel, cached.
 
 A notebook runs again only when something that can change its outputs
-changed: its code cells, the set-up cell, the framework's kernel or settings,
-or the ``src/`` module the framework's notebooks import. Prose is not part of
-the key, so editing a sentence starts no kernel. Notebooks run concurrently,
-as many at a time as the machine has cores.
+changed: its code cells, the set-up cell, the framework's kernel spec or
+settings, what is installed in the kernel's environment (and its Python), or
+the ``src/`` module the framework's notebooks import. Prose is not part of
+the key, so editing a sentence starts no kernel. Notebooks run concurrently
+(``BookConfig.workers``), the slowest frameworks first.
+
+Every failure names the page, the cell that was running and the framework:
+an exception, a cell that outlives ``bookmachine_cell_timeout``, a kernel
+that dies, output larger than ``bookmachine_output_limit_kb``, or stderr
+(framework log noise). Ctrl-C stops every kernel before it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import hashlib
 import json
-import os
-import re
-from dataclasses import dataclass, field
+import signal
+import threading
+import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from . import kernels
 from .config import BookConfig, Framework
 from .errors import BookError
-from .split import Cell
+from .job import Job, strip_ansi
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CELL_TIMEOUT = 300  # seconds; the chapter's cells take well under one
+LARGE_OUTPUT_TAG = "large-output"
 
 
-@dataclass
-class Job:
-    """One framework's notebook of one source."""
+class Interrupted(Exception):
+    """Ctrl-C during execution; every kernel has been stopped."""
 
-    path: Path  # the source file, for messages and as the working directory
-    framework: Framework
-    setup: str  # the set-up cell's code (see export.setup_cell)
-    cells: list[Cell]  # the framework's cells, markdown included
-    outputs: list = field(default_factory=list)  # per code cell, set-up first
 
-    @property
-    def code_cells(self) -> list[Cell]:
-        return [c for c in self.cells if c.kind == "code"]
+class _OutputTooLarge(Exception):
+    def __init__(self, size: int):
+        self.size = size
 
 
 def library_digest(config: BookConfig, framework: Framework) -> str:
@@ -60,10 +59,11 @@ def library_digest(config: BookConfig, framework: Framework) -> str:
     return digest.hexdigest()
 
 
-def cache_key(job: Job, library: str) -> str:
+def cache_key(job: Job, library: str, environment: str) -> str:
     fw = job.framework
     payload = {
         "framework": [fw.key, fw.kernel, fw.venv, sorted(fw.env.items())],
+        "environment": environment,
         "library": library,
         "setup": job.setup,
         "cells": [[c.source, list(c.tags)] for c in job.code_cells],
@@ -83,21 +83,19 @@ def build_notebook(job: Job):
     return notebook
 
 
-def _error_message(job: Job, exc: Exception, executed) -> BookError:
-    """Point at the source cell that failed, with its traceback."""
-    failed = None
-    for position, nb_cell in enumerate(executed.cells):
-        if any(o.get("output_type") == "error" for o in nb_cell.get("outputs", [])):
-            failed = position
-            break
-    traceback = ANSI.sub("", str(exc)).strip()
-    if failed == 0:
-        return BookError(f"the set-up cell failed:\n{traceback}", path=job.path, framework=job.framework.key)
-    if failed is None:
-        return BookError(f"execution failed:\n{traceback}", path=job.path, framework=job.framework.key)
-    cell = job.code_cells[failed - 1]
-    return BookError(f"{cell.describe()} raised an exception:\n{traceback}",
-                     path=job.path, cell=cell.index, framework=job.framework.key)
+def _failure(job: Job, position: int | None, message: str) -> BookError:
+    """A BookError pointing at the notebook cell at ``position`` (0 is the set-up cell)."""
+    where = dict(path=job.path, framework=job.framework.key)
+    if position is None:
+        return BookError(message, **where)
+    if position == 0:
+        return BookError(f"the set-up cell: {message}", **where)
+    cell = job.code_cells[position - 1]
+    return BookError(f"{cell.describe()}: {message}", cell=cell.index, **where)
+
+
+def _output_limit(config: BookConfig, tags) -> int:
+    return 1024 * (config.large_output_limit_kb if LARGE_OUTPUT_TAG in tags else config.output_limit_kb)
 
 
 def _check_stderr(job: Job, outputs) -> None:
@@ -114,33 +112,105 @@ def _check_stderr(job: Job, outputs) -> None:
                     framework=job.framework.key, **where)
 
 
-async def _run(job: Job, semaphore: asyncio.Semaphore, stats: dict):
+async def _run(job: Job, config: BookConfig, semaphore: asyncio.Semaphore, stats: dict, seconds: dict,
+               clients: list):
     notebook = build_notebook(job)
+    running = {"cell": None}  # notebook position of the cell executing now
+
+    def on_cell_execute(cell, cell_index):
+        running["cell"] = cell_index
+
+    def on_cell_executed(cell, cell_index, execute_reply):
+        # Checked as each cell ends, so a runaway cell stops the notebook here.
+        size = len(json.dumps(cell.outputs))
+        if size > _output_limit(config, cell.metadata.get("tags", [])):
+            raise _OutputTooLarge(size)
+
     async with semaphore:
         stats["kernels_started"] += 1
-        client = NotebookClient(notebook, kernel_name=job.framework.kernel, timeout=CELL_TIMEOUT,
+        client = NotebookClient(notebook, kernel_name=job.framework.kernel, timeout=config.cell_timeout,
+                                shutdown_kernel="immediate", on_cell_execute=on_cell_execute,
+                                on_cell_executed=on_cell_executed,
                                 resources={"metadata": {"path": str(job.path.parent)}})
+        clients.append(client)
+        started = time.perf_counter()
         try:
             await client.async_execute()
-        except (CellExecutionError, DeadKernelError) as exc:
-            raise _error_message(job, exc, notebook) from None
+            seconds[_name(job)] = round(time.perf_counter() - started, 2)
+        except CellTimeoutError:
+            raise _failure(job, running["cell"], f"still running after {config.cell_timeout} s. Make it "
+                           "finish sooner, or raise `bookmachine_cell_timeout` (seconds) under "
+                           "sphinx.config in _config.yml") from None
+        except _OutputTooLarge as exc:
+            tags = notebook.cells[running["cell"]].metadata.get("tags", [])
+            limit = _output_limit(config, tags) // 1024
+            fix = (f"raise `bookmachine_large_output_limit_kb` in _config.yml" if LARGE_OUTPUT_TAG in tags
+                   else f"tag the cell '{LARGE_OUTPUT_TAG}' (up to {config.large_output_limit_kb} kB), or "
+                        "raise `bookmachine_output_limit_kb` in _config.yml")
+            raise _failure(job, running["cell"], f"wrote {exc.size / 1024:,.0f} kB of output, more than "
+                           f"the {limit:,} kB a cell may put on a page. Print less, or {fix}") from None
+        except DeadKernelError as exc:
+            raise _failure(job, running["cell"], f"the kernel died ({exc}). Out of memory?") from None
+        except CellExecutionError as exc:
+            raise _failure(job, running["cell"], f"raised an exception:\n{strip_ansi(str(exc)).strip()}") from None
         finally:
-            # When another notebook fails, this one is cancelled mid-run: stop its
-            # kernel now rather than leave nbclient's exit hook to find it gone.
+            # When another notebook fails or the build is interrupted, this one is
+            # cancelled mid-run: stop its kernel now, not in nbclient's exit hook.
             atexit.unregister(client._cleanup_kernel)
             if client.km is not None and client.km.has_kernel:
                 await client.km.shutdown_kernel(now=True)
     return [{"outputs": c.outputs, "execution_count": c.execution_count} for c in notebook.cells]
 
 
-def _run_coroutine(coroutine):
-    """asyncio.run, also from code that already runs an event loop (Jupyter, Playwright)."""
+def _run_stoppable(coroutine_function, clients: list[NotebookClient]):
+    """Run ``coroutine_function()`` on an event loop in a thread of its own.
+
+    nbclient's own Ctrl-C handling cannot work for many notebooks at once (each
+    client replaces the loop's handler, and its exit hook hangs on a closed
+    loop). Here Ctrl-C cancels the work, which stops every kernel, and then
+    ``Interrupted`` is raised; kernels of ``clients`` still alive after that are
+    killed, so none outlives the build.
+    """
+    state: dict = {}
+    interrupted = threading.Event()
+
+    async def main():
+        state["loop"], state["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        if interrupted.is_set():
+            raise asyncio.CancelledError
+        return await coroutine_function()
+
+    def target():
+        try:
+            state["result"] = asyncio.run(main())  # also cancels nbclient's leftover tasks
+        except BaseException as exc:  # handed to the main thread below
+            state["error"] = exc
+
+    def on_sigint(signum, frame):
+        if not interrupted.is_set():
+            interrupted.set()
+            if "task" in state:
+                state["loop"].call_soon_threadsafe(state["task"].cancel)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main_thread else None
+    thread = threading.Thread(target=target, name="bookmachine-kernels", daemon=True)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        thread.start()
+        thread.join()
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+        for client in clients:
+            atexit.unregister(client._cleanup_kernel)
+            process = getattr(getattr(client.km, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()
+    if interrupted.is_set():
+        raise Interrupted()
+    if "error" in state:
+        raise state["error"]
+    return state["result"]
 
 
 def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> dict:
@@ -148,31 +218,47 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> 
 
     Returns statistics: how many notebooks ran and how many came from the cache.
     """
-    workers = workers or int(os.environ.get("BOOKMACHINE_JOBS", 0)) or os.cpu_count() or 1
+    workers = workers or config.workers()
     cache = config.cache_dir / "outputs"
     cache.mkdir(parents=True, exist_ok=True)
-    libraries = {fw.key: library_digest(config, fw) for fw in config.frameworks}
+    frameworks = list({job.framework.key: job.framework for job in jobs}.values())
+    libraries = {fw.key: library_digest(config, fw) for fw in frameworks}
+    environments = kernels.environment_digests(frameworks) if jobs else {}
     stats = {"notebooks": len(jobs), "kernels_started": 0, "cached": 0}
+    seconds: dict[str, float] = {}  # each notebook's run, to order the next build
     pending = []
     for job in jobs:
-        entry = cache / f"{job.framework.key}-{cache_key(job, libraries[job.framework.key])}.json"
+        key = cache_key(job, libraries[job.framework.key], environments[job.framework.key])
+        entry = cache / f"{job.framework.key}-{key}.json"
         if entry.exists():
             job.outputs = json.loads(entry.read_text())
             stats["cached"] += 1
         else:
             pending.append((job, entry))
+    # Longest first (as long as last time), so that no slow notebook starts last and runs alone.
+    timings_file = config.cache_dir / "seconds.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    pending.sort(key=lambda item: timings.get(_name(item[0]), float("inf")), reverse=True)
 
     async def run_all():
         semaphore = asyncio.Semaphore(workers)
-        tasks = [asyncio.ensure_future(_run(job, semaphore, stats)) for job, _ in pending]
+        tasks = [asyncio.ensure_future(_run(job, config, semaphore, stats, seconds, clients)) for job, _ in pending]
         try:
             return await asyncio.gather(*tasks)
-        finally:  # one failure stops the rest; no kernel is left running
+        except BaseException:
+            # One failure stops the rest (on Ctrl-C, gather has cancelled them already;
+            # a second cancel would cut their kernels' shutdown short). Either way,
+            # wait until each has stopped its kernel.
             for task in tasks:
-                task.cancel()
+                if not task.done() and not task.cancelling():
+                    task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
-    results = _run_coroutine(run_all()) if pending else []
+    clients: list[NotebookClient] = []
+    results = _run_stoppable(run_all, clients) if pending else []
+    timings.update(seconds)
+    timings_file.write_text(json.dumps(timings, indent=0, sort_keys=True))
     for (job, entry), outputs in zip(pending, results):
         _check_stderr(job, outputs)
         job.outputs = outputs
@@ -180,3 +266,7 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> 
         tmp.write_text(json.dumps(outputs))
         tmp.replace(entry)
     return stats
+
+
+def _name(job: Job) -> str:
+    return f"{job.framework.key}:{job.path.name}"

@@ -17,7 +17,7 @@ import nbformat
 
 from .config import BookConfig, Framework
 from .errors import BookError
-from .execute import Job
+from .job import Job
 
 PACKAGE = "layers_modules"  # the teaching package the notebooks import
 

@@ -16,8 +16,8 @@ import re
 from . import launch
 from .config import BookConfig
 from .errors import BookError
-from .execute import ANSI, Job
-from .split import Cell, Source
+from .job import Job, strip_ansi
+from .split import Cell, Source, has_code
 from .tabs import Shared, Solution, TabGroup, directive, dropdown, fence, group, tab_set
 
 H1 = re.compile(r"^# .+$", re.M)
@@ -40,8 +40,9 @@ class PageRenderer:
             raise BookError("a page must open with a shared markdown cell holding its '# Title'",
                             path=self.source.path, cell=1)
         parts = [self._render_block(block) for block in blocks]
-        title = H1.search(parts[0])
-        parts[0] = parts[0][:title.end()] + "\n\n" + self.launch_bar() + parts[0][title.end():]
+        if any(has_code(self.source, key) for key in self.config.keys):
+            title = H1.search(parts[0])
+            parts[0] = parts[0][:title.end()] + "\n\n" + self.launch_bar() + parts[0][title.end():]
         return "\n".join(parts)
 
     # --- blocks ---------------------------------------------------------------
@@ -112,7 +113,7 @@ class PageRenderer:
 
     @staticmethod
     def _text(text: str, css: str) -> str:
-        text = ANSI.sub("", text).rstrip("\n")
+        text = strip_ansi(text).rstrip("\n")
         if not text:
             return ""
         marks = fence(text)
@@ -125,9 +126,16 @@ class PageRenderer:
 
     # --- launch bar -------------------------------------------------------------
     def launch_bar(self) -> str:
+        """Per framework: where to run this page's notebook (a page without code has no bar)."""
         panels = []
         for fw in self.config.frameworks:
             docname = self.source.docname
+            if not has_code(self.source, fw.key):
+                body = self._raw(f'<div class="launch-links" data-framework="{fw.key}"><span class='
+                                 f'"launch-note">This page has no {html.escape(fw.label)} code, '
+                                 'so it has no notebook.</span></div>')
+                panels.append((fw.key, fw.label, body))
+                continue
             links = launch.launch_links(self.config, fw, docname)
             items = [f'<a class="launch-link" data-service="{service}" '
                      f'href="{html.escape(url)}">{html.escape(label)}</a>' for service, label, url in links]

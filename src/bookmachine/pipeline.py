@@ -3,67 +3,36 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import yaml
 
 from . import export, library, split
 from .config import BookConfig
-from .errors import BookError
-from .execute import Job, execute
+from .execute import execute
+from .job import Job
 from .merge import PageRenderer
+from .toc import toc_files
+
+__all__ = ["Book", "prepare", "export_notebooks", "toc_files", "write_manifest", "read_manifest"]
 
 
 @dataclass
 class Book:
     config: BookConfig
     sources: list[split.Source]
-    jobs: dict[str, dict[str, Job]]  # docname -> framework key -> job
+    jobs: dict[str, dict[str, Job]]  # docname -> framework key -> job (frameworks with code there)
     pages: dict[str, str] = field(default_factory=dict)  # docname -> merged MyST
     stats: dict = field(default_factory=dict)
-
-
-def toc_files(root: Path) -> list[Path]:
-    """Every page ``_toc.yml`` names, as a path to its ``.md`` source."""
-    toc_path = root / "_toc.yml"
-    toc = yaml.safe_load(toc_path.read_text())
-    names = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                names.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-            for part in entry.get("parts", []):
-                walk(part.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    paths = []
-    for name in names:
-        path = root / (name if name.endswith(".md") else f"{name}.md")
-        if not path.exists():
-            raise BookError(f"names '{name}', but {path.relative_to(root)} does not exist: "
-                            "fix the entry or add the file", path=toc_path)
-        paths.append(path)
-    return paths
-
-
-def publish_ref(config: BookConfig) -> str:
-    """The git ref the notebooks' set-up cell installs the package from."""
-    return os.environ.get("BOOKMACHINE_REF") or os.environ.get("GITHUB_SHA") or config.repository_branch
 
 
 def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
     """Read, check, execute (cached) and merge every source (or just ``paths``).
 
-    Raises BookError on any problem, before anything is written.
+    Raises BookError on any problem, before anything is written. A framework
+    with no code cell on a page gets no notebook there, and starts no kernel.
     """
     paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
     sources = [split.read_source(path, config.root, config.keys) for path in paths]
@@ -74,26 +43,40 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
         jobs[source.docname] = {
             fw.key: Job(source.path, fw, export.setup_cell(config, fw, config.repository_branch),
                         split.split(source, fw.key))
-            for fw in config.built
+            for fw in config.built if split.has_code(source, fw.key)
         }
     stats = execute([job for per_fw in jobs.values() for job in per_fw.values()], config, workers)
     book = Book(config, sources, jobs, stats=stats)
     for source in sources:
         book.pages[source.docname] = PageRenderer(source, jobs[source.docname], config).render()
-    merged_dir = config.cache_dir / "merged"
+    return book
+
+
+def write_manifest(book: Book) -> Path:
+    """Write the merged pages, and a manifest naming them, for the Sphinx process to read."""
+    config = book.config
+    pages = {}
     for docname, text in book.pages.items():
-        target = merged_dir / f"{docname}.md"
+        target = config.merged_dir / f"{docname}.md"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
-    (config.cache_dir / "last-run.json").write_text(json.dumps(stats))
-    return book
+        pages[docname] = str(target)
+    manifest = config.cache_dir / "last-run.json"
+    manifest.write_text(json.dumps({"stats": book.stats, "pages": pages}, indent=1))
+    return manifest
+
+
+def read_manifest(path: Path) -> tuple[dict[str, str], dict]:
+    """(docname -> merged MyST, statistics) as ``write_manifest`` left them."""
+    data = json.loads(Path(path).read_text())
+    return {docname: Path(file).read_text() for docname, file in data["pages"].items()}, data["stats"]
 
 
 def export_notebooks(book: Book, target: Path) -> list[Path]:
     """Write every framework's standalone notebook under ``target`` (replacing it whole)."""
     config = book.config
     citations = export.read_citations(config.root / "references.bib")
-    ref = publish_ref(config)
+    ref = config.publish_ref()
     staging = target.with_name(target.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     written = []
@@ -106,6 +89,7 @@ def export_notebooks(book: Book, target: Path) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, path)
             written.append(export.notebook_path(target, key, docname))
+    staging.mkdir(parents=True, exist_ok=True)  # a book without code still gets the folder
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return written

@@ -19,8 +19,8 @@ from . import launch
 from .config import BookConfig
 from .errors import BookError
 from .merge import H1
-from .pipeline import publish_ref, toc_files
-from .split import read_source
+from .split import Source, has_code, read_source
+from .toc import toc_files
 
 BADGES = {  # the services' own badge images
     "colab": "https://colab.research.google.com/assets/colab-badge.svg",
@@ -28,26 +28,26 @@ BADGES = {  # the services' own badge images
 }
 
 
-def page_title(path: Path, config: BookConfig) -> str:
+def page_title(source: Source) -> str:
     """The page's ``# Title`` (a source opens with it: see CONTRIBUTING.md)."""
-    source = read_source(path, config.root, config.keys)
     return H1.search(source.cells[0].source).group(0)[2:].strip()
 
 
 def write_tree(config: BookConfig, target: Path) -> list[Path]:
     """Copy every built notebook into ``target/<framework>/`` and write ``target/README.md``."""
-    export_dir = config.root / "_build" / "notebooks"
+    export_dir = config.notebooks_dir
     if not export_dir.is_dir():
         raise BookError("no exported notebooks: run `make book` first", path=export_dir)
     target = Path(target)
     if target.exists() and any(target.iterdir()):
         raise BookError("exists and is not empty: give a new or empty folder", path=target)
-    sources = {path.relative_to(config.root).with_suffix("").as_posix(): path
-               for path in toc_files(config.root)}
-    docnames = list(sources)
+    sources = [read_source(path, config.root, config.keys) for path in toc_files(config.root)]
     written = []
     for fw in config.built:
-        for docname in docnames:
+        for source in sources:
+            if not has_code(source, fw.key):
+                continue  # no code, no notebook
+            docname = source.docname
             built = export_dir / launch.branch_path(fw, docname)
             if not built.exists():
                 raise BookError(f"{built.relative_to(config.root)} is missing (the build is older "
@@ -57,20 +57,24 @@ def write_tree(config: BookConfig, target: Path) -> list[Path]:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(built, copy)
             written.append(copy)
-    (target / "README.md").write_text(readme(config, docnames, sources))
+    (target / "README.md").write_text(readme(config, sources))
     return written
 
 
-def readme(config: BookConfig, docnames: list[str], sources: dict[str, Path]) -> str:
+def readme(config: BookConfig, sources: list[Source]) -> str:
     title = (yaml.safe_load((config.root / "_config.yml").read_text()) or {}).get("title", "The book")
     lines = [f"# {title}: notebooks", "",
              f"One standalone notebook per page and framework, built from {config.repository_url} "
-             f"at `{publish_ref(config)}` by `python -m bookmachine notebooks-branch`. "
+             f"at `{config.publish_ref()}` by `python -m bookmachine notebooks-branch`. "
              "Every publish replaces this branch: edit the sources on "
              f"`{config.repository_branch}`, not these files.", ""]
-    for docname in docnames:
-        lines += [f"## {page_title(sources[docname], config)}", ""]
-        for fw in config.built:
+    for source in sources:
+        docname = source.docname
+        lines += [f"## {page_title(source)}", ""]
+        with_code = [fw for fw in config.built if has_code(source, fw.key)]
+        if not with_code:
+            lines.append("This page has no code, so it has no notebook.")
+        for fw in with_code:
             path = launch.branch_path(fw, docname)
             entry = f"- **{fw.label}**: [`{path}`]({quote(path)})"
             for service, label, url in launch.launch_links(config, fw, docname):

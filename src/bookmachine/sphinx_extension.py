@@ -1,15 +1,15 @@
-"""Stage 7: hand the merged pages to Sphinx, and the notebooks to the site.
+"""Stage 7: hand the merged pages to Sphinx.
 
 Loaded by Jupyter Book through ``sphinx.extra_extensions`` in ``_config.yml``.
-Before Sphinx reads anything, every source is split, executed (cached) and
-merged; Sphinx then reads each merged page instead of its tagged source, so
+``python -m bookmachine build`` splits, executes (cached) and merges every
+source first, then starts Jupyter Book with ``$BOOKMACHINE_PREPARED`` naming
+the merged pages; Sphinx reads each of them instead of its tagged source, so
 MyST-NB never sees, let alone runs, a page that mixes frameworks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -18,9 +18,10 @@ from sphinx.util import logging
 
 from . import config as book_config
 from . import mathjax
+from .config import PREPARED_ENV, BookConfig
 from .errors import BookError
-from .launch import DOWNLOAD_DIR
-from .pipeline import export_notebooks, prepare
+from .pipeline import read_manifest
+from .split import read_source
 
 logger = logging.getLogger(__name__)
 
@@ -34,45 +35,56 @@ def _digest(text: str) -> str:
 
 
 def builder_inited(app: Sphinx) -> None:
-    try:
-        mathjax.source(app.srcdir, app.config.mathjax_path)  # fail before any kernel starts
-        config = book_config.load(app.srcdir)
-        app.bookmachine_book = prepare(config)
-    except BookError as exc:
-        raise BookBuildError(str(exc)) from None
-    stats = app.bookmachine_book.stats
-    logger.info(f"[bookmachine] {stats['notebooks']} notebooks: {stats['kernels_started']} run, "
-                f"{stats['cached']} from cache")
+    manifest = BookConfig.prepared_manifest()
+    if manifest is None or not manifest.is_file():
+        raise BookBuildError(f"no prepared pages (${PREPARED_ENV} is unset): the book machine executes "
+                             "and merges the pages before Sphinx reads them. Build with `make book` "
+                             "or `python -m bookmachine build`")
+    app.bookmachine_pages, stats = read_manifest(manifest)
+    logger.info(f"[bookmachine] {len(app.bookmachine_pages)} merged pages ({stats['kernels_started']} "
+                f"notebooks run, {stats['cached']} from cache)")
 
 
 def source_read(app: Sphinx, docname: str, source: list[str]) -> None:
-    page = app.bookmachine_book.pages.get(docname)
-    if page is not None:
-        source[0] = page
-        app.env.bookmachine_digests = getattr(app.env, "bookmachine_digests", {})
-        app.env.bookmachine_digests[docname] = _digest(page)
+    page = app.bookmachine_pages.get(docname)
+    if page is None:
+        _reject_unmerged_source(app, docname)
+        return
+    source[0] = page
+    app.env.bookmachine_digests = getattr(app.env, "bookmachine_digests", {})
+    app.env.bookmachine_digests[docname] = _digest(page)
+
+
+def _reject_unmerged_source(app: Sphinx, docname: str) -> None:
+    """A tagged source that the machine did not merge would show every framework mixed."""
+    path = Path(app.env.doc2path(docname))
+    if path.suffix != ".md":
+        return
+    try:
+        keys = book_config.load(app.srcdir, skip="").keys
+        tagged = any(cell.frameworks for cell in read_source(path, Path(app.srcdir), keys).cells)
+    except BookError:
+        tagged = True  # unknown tags: surely meant for the machine
+    if tagged:
+        raise BookBuildError(f"{path}: Sphinx reads this page, but the book machine did not merge it "
+                             "(its framework cells would be mixed on one page). List it in _toc.yml "
+                             "as a `file:` entry")
 
 
 def env_get_outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
     """Pages whose merged text changed although their source did not (new outputs)."""
     known = getattr(env, "bookmachine_digests", {})
-    return [docname for docname, page in app.bookmachine_book.pages.items()
+    return [docname for docname, page in app.bookmachine_pages.items()
             if docname in env.all_docs and known.get(docname) != _digest(page)]
 
 
 def build_finished(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    book = app.bookmachine_book
     try:
         mathjax.copy(app.srcdir, app.outdir, app.config.mathjax_path)
-        export_notebooks(book, Path(app.outdir).parent / "notebooks")
     except BookError as exc:
         raise BookBuildError(str(exc)) from None
-    # A copy inside the site, so "Download .ipynb" works wherever the site is served.
-    site_copy = Path(app.outdir) / DOWNLOAD_DIR
-    shutil.rmtree(site_copy, ignore_errors=True)
-    shutil.copytree(Path(app.outdir).parent / "notebooks", site_copy)
 
 
 def tidy_page(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -116,6 +128,8 @@ def setup(app: Sphinx) -> dict:
     # from _config.yml itself, so the CLI and the tests see the same values.
     app.add_config_value("bookmachine_frameworks", [], "env")
     app.add_config_value("bookmachine_notebooks_branch", "notebooks", "env")
+    for name in ("bookmachine_cell_timeout", "bookmachine_output_limit_kb", "bookmachine_large_output_limit_kb"):
+        app.add_config_value(name, None, "")
     # A fingerprint of the machine itself: when its code or assets change, every
     # page is read and written again (Sphinx alone would keep the stale pages).
     app.add_config_value("bookmachine_fingerprint", "", "env")

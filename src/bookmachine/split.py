@@ -22,6 +22,7 @@ CELL_TAGS = {
     "no-example": "this framework has nothing in this tab group; the cell's text says why",
     "raises-exception": "the cell is meant to raise; its traceback is shown",
     "show-stderr": "the cell's stderr is part of the lesson (e.g. a framework warning)",
+    "large-output": "the cell may print up to bookmachine_large_output_limit_kb (not _output_limit_kb)",
     "nbval-ignore-output": "nbval runs the cell but does not compare its output",
     "nbval-skip": "nbval does not run the cell",
 }
@@ -91,6 +92,11 @@ def read_source(path: Path, root: Path, framework_keys) -> Source:
 def split(source: Source, key: str) -> list[Cell]:
     """The cells one framework's notebook holds, in source order."""
     return [cell for cell in source.cells if cell.belongs_to(key)]
+
+
+def has_code(source: Source, key: str) -> bool:
+    """Whether framework ``key`` has a code cell on the page (else it gets no notebook there)."""
+    return any(cell.kind == "code" for cell in split(source, key))
 
 
 def to_notebook_cell(cell: Cell, *, keep_tags=True):
