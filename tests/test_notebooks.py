@@ -11,18 +11,27 @@ import pytest
 from bookmachine import config as book_config
 from bookmachine.export import notebook_path
 from bookmachine.pipeline import toc_files
+from bookmachine.split import has_code, read_source
 from conftest import ROOT, SUMMARY_LINES
 
 CONFIG = book_config.load(ROOT)
-PAGES = [p.relative_to(ROOT).with_suffix("").as_posix() for p in toc_files(ROOT)]
+SOURCES = [read_source(p, ROOT, CONFIG.keys) for p in toc_files(ROOT)]
 BOOK_MARKUP = re.compile(r"^(`{3,}|:{3,})\{|\{(cite|numref|ref|doc|math)(:\w+)?\}`|^\([\w-]+\)=", re.M)
 
 pytestmark = pytest.mark.build
 
 
 def exported(built_book):
-    return [(fw, page, notebook_path(built_book / "notebooks", fw.key, page))
-            for fw in CONFIG.built for page in PAGES]
+    """(framework, page, notebook) for every page where the framework has code."""
+    return [(fw, source.docname, notebook_path(built_book / "notebooks", fw.key, source.docname))
+            for fw in CONFIG.built for source in SOURCES if has_code(source, fw.key)]
+
+
+def test_a_page_without_code_exports_no_notebook(built_book):
+    for fw in CONFIG.built:
+        for source in SOURCES:
+            path = notebook_path(built_book / "notebooks", fw.key, source.docname)
+            assert path.exists() == has_code(source, fw.key), path
 
 
 def test_one_valid_notebook_per_page_and_framework(built_book):

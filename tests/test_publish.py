@@ -15,12 +15,15 @@ from bookmachine import config as book_config
 from bookmachine import launch
 from bookmachine.export import notebook_name
 from bookmachine.pipeline import toc_files
+from bookmachine.split import has_code, read_source
 from conftest import ROOT, code
 
 CONFIG = book_config.load(ROOT)
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
-DOCNAMES = [path.relative_to(ROOT).with_suffix("").as_posix() for path in toc_files(ROOT)]
+SOURCES = [read_source(path, ROOT, CONFIG.keys) for path in toc_files(ROOT)]
+DOCNAMES = [source.docname for source in SOURCES]
+WITH_CODE = {(source.docname, key) for source in SOURCES for key in CONFIG.keys if has_code(source, key)}
 
 
 def bookmachine(*args, cwd=ROOT):
@@ -109,7 +112,7 @@ def test_notebooks_branch_holds_every_notebook_and_a_readme_of_badges(built_book
     target = tmp_path / "branch"
     result = bookmachine("notebooks-branch", str(target))
     assert result.returncode == 0, result.stdout + result.stderr
-    expected = {launch.branch_path(fw, d) for fw in CONFIG.built for d in DOCNAMES}
+    expected = {launch.branch_path(fw, d) for fw in CONFIG.built for d in DOCNAMES if (d, fw.key) in WITH_CODE}
     written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     assert written == expected | {"README.md"}
     for path in expected:
@@ -119,8 +122,11 @@ def test_notebooks_branch_holds_every_notebook_and_a_readme_of_badges(built_book
         title = re.search(r"^# (.+)$", source.read_text(), re.M).group(1).strip()
         assert f"\n## {title}\n" in readme, title
         lines = readme_lines(readme, docname)
-        assert list(lines) == [fw.label for fw in CONFIG.built], docname
-        for fw in CONFIG.built:
+        with_code = [fw for fw in CONFIG.built if (docname, fw.key) in WITH_CODE]
+        assert list(lines) == [fw.label for fw in with_code], docname
+        if not with_code:
+            assert "This page has no code, so it has no notebook." in readme.split(f"\n## {title}\n")[1]
+        for fw in with_code:
             line = lines[fw.label]
             assert f"({launch.branch_path(fw, docname)})" in line
             links = launch.launch_links(CONFIG, fw, docname)
@@ -174,6 +180,9 @@ def test_every_launch_and_download_link_names_its_framework_and_page_and_exists(
             name = f"{fw.key}/{notebook_name(docname)}.ipynb"
             expected = {url for _, _, url in launch.launch_links(CONFIG, fw, docname)}
             services = [a["data-service"] for a in links]
+            if (docname, fw.key) not in WITH_CODE:
+                assert services == [], (docname, fw.key)
+                continue
             assert services == list(fw.launch) + (["download"] if fw in CONFIG.built else []), (docname, fw.key)
             for a in links:
                 href = a["href"]
@@ -190,7 +199,7 @@ def test_every_launch_and_download_link_names_its_framework_and_page_and_exists(
                     assert url.path.endswith(f"/blob/{CONFIG.notebooks_branch}/{name}"), where
                     assert href in expected, where  # exactly the URL launch.py makes
                     assert (export_dir / name).is_file(), where
-    assert pages_with_bars == set(DOCNAMES)
+    assert pages_with_bars == {docname for docname, _ in WITH_CODE}
 
 
 # --- the exported notebooks, run by a real client -----------------------------------

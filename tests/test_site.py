@@ -2,12 +2,15 @@
 
 import re
 
+import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
 from bookmachine import config as book_config
+from bookmachine.export import notebook_path
+from bookmachine.job import ANSI
 from bookmachine.pipeline import toc_files
-from bookmachine.split import read_source
+from bookmachine.split import has_code, read_source
 from bookmachine.tabs import Solution, TabGroup, group
 from conftest import ROOT
 
@@ -54,8 +57,30 @@ def test_every_tab_set_has_one_tab_per_framework_in_config_order(built_book):
             assert {i.get("data-sync-group") for i in tab_set.find_all("label", recursive=False)} == {"framework"}
 
 
+def executed_outputs(built_book, fw, docname) -> dict[int, list]:
+    """Source cell index -> that cell's outputs in the framework's exported notebook."""
+    path = notebook_path(built_book / "notebooks", fw.key, docname)
+    if not path.exists():
+        return {}
+    cells = nbformat.read(path, as_version=4).cells
+    return {int(c.id.removeprefix("cell-")): c.get("outputs", []) for c in cells if c.id.startswith("cell-")}
+
+
+def first_line(output) -> str | None:
+    """The first line of an output's text as the page must show it (None: an image)."""
+    if output.output_type == "stream":
+        text = output.text
+    elif output.output_type == "error":
+        text = f"{output.ename}: {output.evalue}"
+    elif "text/plain" in output.get("data", {}) and not {"image/png", "image/svg+xml"} & set(output.data):
+        text = output.data["text/plain"]
+    else:
+        return None
+    return next((" ".join(words(line)) for line in ANSI.sub("", text).splitlines() if words(line)), "")
+
+
 def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
-    checked = 0
+    compared = 0
     for source, groups in pages():
         soup = html_of(built_book, source.docname)
         tab_sets = [t for t in soup.select("div.sd-tab-set") if "launch-bar" not in t.get("class", [])]
@@ -67,14 +92,29 @@ def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
                     if cell.kind == "markdown":
                         opening = " ".join(words(cell.source)[:6])
                         assert opening in panel_words, f"{source.docname} {label}: prose {opening!r} missing"
-                    else:
-                        code = " ".join(words(cell.source.splitlines()[0]))
-                        blocks = panel.select("div.cell")
-                        match = [b for b in blocks if code in " ".join(words(b.select_one("pre").get_text()))]
-                        assert match, f"{source.docname} {label}: code {code!r} missing"
-                        if fw.key not in CONFIG.skip and not cell.has("no-output"):
-                            has_output = match[0].select_one("div.cell-output") is not None
-                            checked += has_output
+                # Code cells in order, each with exactly the outputs its notebook has.
+                code_cells = [c for c in tab_group.cells[fw.key] if c.kind == "code"]
+                blocks = [b for b in panel.select("div.cell") if b.find_parent("div", class_="sd-tab-content") is panel]
+                assert len(blocks) == len(code_cells), f"{source.docname} {label}: {len(blocks)} code blocks"
+                outputs = executed_outputs(built_book, fw, source.docname)
+                for cell, block in zip(code_cells, blocks):
+                    where = f"{source.docname} {label} cell {cell.index}"
+                    code = " ".join(words(cell.source))
+                    assert " ".join(words(block.select_one("pre").get_text())) == code, f"{where}: other code"
+                    shown = block.select_one("div.cell-output")
+                    if fw.key in CONFIG.skip:
+                        assert shown is None, f"{where}: output of a framework this build skipped"
+                        continue
+                    expected = outputs[cell.index]
+                    assert (shown is not None) == bool(expected), f"{where}: output {'missing' if expected else 'extra'}"
+                    shown_words = " ".join(words(shown.get_text(" "))) if shown else ""
+                    for output in expected:
+                        line = first_line(output)
+                        if line is None:
+                            assert shown.select("img"), f"{where}: image output missing"
+                        else:
+                            assert line in shown_words, f"{where}: output {line!r} not shown"
+                        compared += 1
                 # No other framework's own prose leaks into this tab.
                 for other in CONFIG.frameworks:
                     if other.key == fw.key:
@@ -86,16 +126,20 @@ def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
                             if any(whole in text for text in own):
                                 continue  # the same words are this framework's own too
                             assert whole not in panel_words, f"{source.docname} {label}: {other.label} prose"
-    assert checked > 0, "no code cell with output was found on any page"
+    assert compared, "no output was compared"
 
 
-def test_launch_bar_on_every_page_follows_the_frameworks(built_book):
+def test_launch_bar_on_every_page_with_code_follows_the_frameworks(built_book):
     for source, _ in pages():
         bar = html_of(built_book, source.docname).select_one("div.sd-tab-set.launch-bar")
+        if not any(has_code(source, key) for key in CONFIG.keys):
+            assert bar is None, f"{source.docname} has no code, so nothing to launch"
+            continue
         assert bar is not None, source.docname
         for (label, panel), fw in zip(panels(bar), CONFIG.frameworks):
             services = [a["data-service"] for a in panel.select("a.launch-link")]
-            expected = list(fw.launch) + ([] if fw.key in CONFIG.skip else ["download"])
+            expected = [] if not has_code(source, fw.key) else (
+                list(fw.launch) + ([] if fw.key in CONFIG.skip else ["download"]))
             assert services == expected, (source.docname, label)
 
 
