@@ -15,12 +15,19 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from .config import BookConfig, Framework
 from .errors import BookError
 
-# Run by each kernel's interpreter: what is installed there, and which Python.
-# An upgrade in an environment changes it, so the notebooks that run there run again.
+# Run by each kernel's interpreter: which Python, and what is installed on its
+# path (each distribution's metadata folder is named NAME-VERSION.dist-info).
+# An upgrade there changes it, so the notebooks that run there run again.
 INSTALLED = """\
-import importlib.metadata as m, json, sys
-print(json.dumps([sys.version, sorted({(d.metadata["Name"] or "?").lower() + "==" + d.version
-                                       for d in m.distributions()})]))
+import json, os, sys
+path = [folder for folder in sys.path if folder]  # '' is this command's folder, not the kernel's
+found = []
+for folder in path:
+    try:
+        found += [name for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info"))]
+    except OSError:
+        pass
+print(json.dumps([sys.version, path, sorted(found)]))
 """
 
 
