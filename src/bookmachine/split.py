@@ -22,6 +22,7 @@ CELL_TAGS = {
     "no-example": "this framework has nothing in this tab group; the cell's text says why",
     "raises-exception": "the cell is meant to raise; its traceback is shown",
     "show-stderr": "the cell's stderr is part of the lesson (e.g. a framework warning)",
+    "truncate-output": "the site shows the first lines of each long output; the notebook keeps all",
     "nbval-ignore-output": "nbval runs the cell but does not compare its output",
     "nbval-skip": "nbval does not run the cell",
 }
