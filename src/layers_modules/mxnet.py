@@ -139,16 +139,17 @@ def chain_copies(make_net, n):
 def module_tree(net):
     """The tree Gluon walks (``_children``) to initialise and collect parameters.
 
-    Nodes are named as ``print(net)`` names them; each parameter's full name
-    is its key in ``net.collect_params()``. Blocks kept in a plain list or
+    Blocks are named as ``print(net)`` names them, parameters by their own
+    names, the keys of ``net.collect_params()``. Blocks kept in a plain list or
     tuple attribute are drawn dashed: Gluon's walk never reaches them.
     """
     return ModuleTree(_node(net, ""))
 
 
 def _node(block, name, hidden=False):
-    variables = [Variable(attribute, "" if hidden else p.name, p.shape, p.grad_req != "null")
-                 for attribute, p in block._reg_params.items()]
+    # Gluon names a parameter itself (p.name, e.g. dense0_weight); collect_params() uses that name.
+    variables = [Variable(p.name, "" if hidden else p.name, p.shape, p.grad_req != "null")
+                 for p in block._reg_params.values()]
     children = [_node(child, key, hidden) for key, child in block._children.items()]
     for attribute, value in vars(block).items():
         if isinstance(value, (list, tuple)) and any(isinstance(v, nn.Block) for v in value):
