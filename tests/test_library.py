@@ -15,6 +15,44 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from layers_modules import BATCH_SHAPE, SEED  # noqa: E402
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def drawn(tree):
+    """What a module-tree figure shows, read back from its SVG.
+
+    {full name in the box's tooltip: (visible label, kind)} for every variable
+    box; boxes the framework never sees have no tooltip and are keyed
+    "hidden: LABEL".
+    """
+    from xml.etree import ElementTree
+    boxes = {}
+    for group in ElementTree.fromstring(tree.svg()).iter(f"{SVG}g"):
+        css = group.get("class", "").split()
+        if "variable" in css:
+            title, label = group.find(f"{SVG}title"), group.find(f"{SVG}text").text
+            boxes[title.text if title is not None else f"hidden: {label}"] = (label, css[1])
+    return boxes
+
+
+def spelt(tree, separator):
+    """{full name: the name spelt from the drawn tree}: module names on the way down, then the variable's."""
+    names = {}
+
+    def walk(node, prefix):
+        for variable in node.variables:
+            if not node.hidden:
+                names[variable.path] = separator.join(prefix + [variable.name])
+        for child in node.children:
+            walk(child, prefix + [child.name])
+
+    walk(tree.root, [])
+    return names
+
+
+def shape_label(name, shape):
+    return f"{name} {tuple(int(n) for n in shape)}"
+
 
 def _library(framework, key):
     """Import a framework (or skip) and then the library's module for it."""
@@ -91,6 +129,24 @@ def test_torch_list_sequential_hides_parameters(T, torch_X):
     assert net.state_dict() == {}
 
 
+def test_torch_module_tree_draws_what_pytorch_walks(T):
+    from torch import nn
+    net = T.chimera()
+    tree = T.module_tree(net)
+    boxes = drawn(tree)
+    state = net.state_dict()  # what torch.save writes: every parameter and buffer
+    assert set(boxes) == set(state)
+    for name, (label, kind) in boxes.items():
+        assert label == shape_label(name.rsplit(".", 1)[1], state[name].shape)
+        assert kind == ("constant" if name == "2.rand_weight" else "trainable")
+    assert all(name == spelling for name, spelling in spelt(tree, ".").items())
+    # A plain list hides its modules: drawn, but dashed and without a name PyTorch knows.
+    hidden = drawn(T.module_tree(T.ListSequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))))
+    assert set(hidden) == {"hidden: weight (256, 20)", "hidden: bias (256,)",
+                           "hidden: weight (10, 256)", "hidden: bias (10,)"}
+    assert {kind for _, kind in hidden.values()} == {"hidden"}
+
+
 def test_torch_parallel_and_chain_copies(T, torch_X):
     from torch import nn
     net = T.Parallel(T.MLP(), nn.Linear(20, 5))
@@ -140,6 +196,41 @@ def test_linen_two_mlps_differ(J, jax_X):
     a = net.init(jax.random.key(0), jax_X)
     b = net.init(jax.random.key(1), jax_X)
     assert not onp.array_equal(a["params"]["hidden"]["kernel"], b["params"]["hidden"]["kernel"])
+
+
+def test_linen_compact_mlp_builds_the_same_variables(J, jax_X):
+    import jax
+    import numpy as onp
+    setup_form = J.MLP().init(jax.random.key(SEED), jax_X)
+    compact_form = J.CompactMLP().init(jax.random.key(SEED), jax_X)
+    assert jax.tree.map(onp.shape, setup_form) == jax.tree.map(onp.shape, compact_form)
+
+
+def test_linen_python_loop_runs_under_apply_and_fails_under_jit(J, jax_X):
+    import jax
+    eager, fixed = J.EagerFixedHiddenMLP(), J.FixedHiddenMLP()
+    variables = eager.init(jax.random.key(SEED), jax_X)
+    y = eager.apply(variables, jax_X)
+    grads = jax.grad(lambda p: eager.apply({**variables, "params": p}, jax_X))(variables["params"])
+    assert grads["dense"]["kernel"].shape == (20, 20)
+    with pytest.raises(jax.errors.TracerBoolConversionError):
+        jax.jit(eager.apply)(variables, jax_X)
+    assert jax.jit(fixed.apply)(variables, jax_X) == pytest.approx(float(y), rel=1e-6)
+
+
+def test_linen_module_tree_draws_the_variables_init_returns(J, jax_X):
+    import jax
+    from flax import traverse_util
+    net = J.chimera()
+    tree = J.module_tree(net, jax_X)
+    variables = net.init(jax.random.key(SEED), jax_X)
+    flat = {"/".join(path): leaf for path, leaf in traverse_util.flatten_dict(variables).items()}
+    boxes = drawn(tree)
+    assert set(boxes) == set(flat)
+    for name, (label, kind) in boxes.items():
+        assert label == shape_label(name.rsplit("/", 1)[1], flat[name].shape)
+        assert kind == ("trainable" if name.startswith("params/") else "constant")
+    assert all(name.split("/", 1)[1] == spelling for name, spelling in spelt(tree, "/").items())
 
 
 def test_linen_fixed_hidden_mlp_under_jit(J, jax_X):
@@ -231,6 +322,31 @@ def test_nnx_fixed_hidden_mlp_under_jit(N, jax_X):
     assert "rand_weight" not in grads  # nnx.grad differentiates Params only
 
 
+def test_nnx_python_loop_runs_eagerly_and_fails_under_jit(N, jax_X):
+    import jax
+    from flax import nnx
+    eager, fixed = N.EagerFixedHiddenMLP(nnx.Rngs(SEED)), N.FixedHiddenMLP(nnx.Rngs(SEED))
+    y = eager(jax_X)
+    assert nnx.grad(lambda m: m(jax_X))(eager).linear.kernel.shape == (20, 20)
+    with pytest.raises(jax.errors.TracerBoolConversionError):
+        nnx.jit(lambda m, x: m(x))(eager, jax_X)
+    assert nnx.jit(lambda m, x: m(x))(fixed, jax_X) == pytest.approx(float(y), rel=1e-6)
+
+
+def test_nnx_module_tree_draws_the_state_nnx_walks(N):
+    from flax import nnx
+    net = N.chimera(nnx.Rngs(SEED))
+    tree = N.module_tree(net)
+    flat = {"/".join(map(str, path)): variable
+            for path, variable in nnx.to_flat_state(nnx.state(net))}
+    boxes = drawn(tree)
+    assert set(boxes) == set(flat)
+    for name, (label, kind) in boxes.items():
+        assert label == shape_label(name.rsplit("/", 1)[1], flat[name][...].shape)
+        assert kind == ("trainable" if isinstance(flat[name], nnx.Param) else "constant")
+    assert all(name == spelling for name, spelling in spelt(tree, "/").items())
+
+
 def test_nnx_chimera_is_scalar_and_seeded(N, jax_X):
     from flax import nnx
     outs = [N.chimera(nnx.Rngs(SEED))(jax_X) for _ in range(2)]
@@ -310,6 +426,41 @@ def test_keras_fixed_hidden_mlp(K, keras_X):
     assert all(g is not None for g in grads)
 
 
+def test_keras_python_loop_runs_eagerly_and_fails_when_traced(K, keras_X):
+    import keras
+    import tensorflow as tf
+    from keras import ops
+    eager = K.EagerFixedHiddenMLP()
+    float(eager(keras_X))  # a direct call runs eagerly
+    eager.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(tf.errors.OperatorNotAllowedInGraphError):
+        eager.fit(keras_X, ops.zeros(2), verbose=0)  # the train step is a tf.function
+    with pytest.raises(tf.errors.OperatorNotAllowedInGraphError):
+        tf.function(eager, autograph=True)(keras_X)  # AutoGraph does not reach into __call__
+    with pytest.raises(tf.errors.OperatorNotAllowedInGraphError):
+        keras.Sequential([eager])(keras_X)  # Sequential builds by tracing
+    fixed = K.FixedHiddenMLP()
+    fixed.compile(optimizer="sgd", loss="mse")
+    assert len(fixed.fit(keras_X, ops.zeros(2), verbose=0).history["loss"]) == 1
+
+
+def test_keras_inner_blocks_are_layers_models_are_models(K):
+    import keras
+    assert not issubclass(K.NestMLP, keras.Model) and issubclass(K.NestMLP, keras.layers.Layer)
+    assert all(issubclass(cls, keras.Model) for cls in (K.MLP, K.MySequential, K.FixedHiddenMLP, K.Parallel))
+
+
+def test_keras_module_tree_draws_the_weights_keras_tracks(K, keras_X):
+    net = K.chimera()
+    net(keras_X)
+    weights = {w.path: w for w in net.weights}
+    boxes = drawn(K.module_tree(net))
+    assert set(boxes) == set(weights)
+    for name, (label, kind) in boxes.items():
+        assert label == shape_label(weights[name].name, weights[name].shape)
+        assert kind == ("trainable" if weights[name].trainable else "constant")
+
+
 def test_keras_chimera_traces_in_sequential(K):
     import keras
     outs = []
@@ -352,8 +503,8 @@ def M():
 
 @pytest.fixture
 def mx_X(M):
-    from mxnet import npx
-    npx.random.seed(SEED)
+    import mxnet as mx
+    mx.random.seed(SEED)
     return M.random_batch()
 
 
@@ -388,10 +539,10 @@ def test_mxnet_fixed_hidden_mlp(M, mx_X):
 
 
 def test_mxnet_chimera_is_scalar_and_seeded(M):
-    from mxnet import npx
+    import mxnet as mx
     outs = []
     for _ in range(2):
-        npx.random.seed(SEED)
+        mx.random.seed(SEED)
         X = M.random_batch()
         net = M.chimera()
         net.initialize()
@@ -406,6 +557,23 @@ def test_mxnet_list_sequential_fails(M, mx_X):
         net.initialize()
     with pytest.raises(RuntimeError, match="has not been initialized"):
         net(mx_X)
+
+
+def test_mxnet_module_tree_draws_what_gluon_collects(M, mx_X):
+    from mxnet.gluon import nn
+    net = M.chimera()
+    net.initialize()
+    net(mx_X)
+    params = net.collect_params()
+    boxes = drawn(M.module_tree(net))
+    assert set(boxes) == set(params.keys())
+    for name, (label, kind) in boxes.items():
+        assert label == shape_label(name, params[name].shape)
+        assert kind == ("constant" if params[name].grad_req == "null" else "trainable")
+    hidden = M.ListSequential(nn.Dense(256, activation="relu"), nn.Dense(10))
+    boxes = drawn(M.module_tree(hidden))
+    assert len(boxes) == 4 and all(key.startswith("hidden: ") for key in boxes)
+    assert list(hidden.collect_params().keys()) == []
 
 
 def test_mxnet_parallel_and_chain_copies(M, mx_X):

@@ -21,6 +21,7 @@ from .split import Cell, Source, has_code
 from .tabs import Shared, Solution, TabGroup, directive, dropdown, fence, group, tab_set
 
 H1 = re.compile(r"^# .+$", re.M)
+TRUNCATED_LINES = 5  # of each text output of a `truncate-output` cell, on the site
 
 
 class PageRenderer:
@@ -85,18 +86,18 @@ class PageRenderer:
         source = cell.source.rstrip("\n")
         marks = fence(source)
         parts = [f"{marks}{{code-block}} python\n{source}\n{marks}\n"]
-        rendered = [self._output(o) for o in (outputs or [])]
+        rendered = [self._output(o, cell.has("truncate-output")) for o in (outputs or [])]
         rendered = [r for r in rendered if r]
         if rendered:
             parts.append(directive("container", "cell-output", "\n".join(rendered)))
         return directive("container", "cell", "\n".join(parts))
 
-    def _output(self, output) -> str:
+    def _output(self, output, truncate: bool = False) -> str:
         kind = output.get("output_type")
         if kind == "stream":
-            return self._text(output["text"], f"output stream {output['name']}")
+            return self._text(output["text"], f"output stream {output['name']}", truncate)
         if kind == "error":
-            return self._text("\n".join(output["traceback"]), "output traceback")
+            return self._text("\n".join(output["traceback"]), "output traceback", truncate)
         data = output.get("data", {})
         for mime in ("image/svg+xml", "image/png"):
             if mime in data:
@@ -108,14 +109,19 @@ class PageRenderer:
         if "text/html" in data:
             return self._raw(data["text/html"])
         if "text/plain" in data:
-            return self._text(data["text/plain"], "output text_plain")
+            return self._text(data["text/plain"], "output text_plain", truncate)
         return ""
 
     @staticmethod
-    def _text(text: str, css: str) -> str:
-        text = strip_ansi(text).rstrip("\n")
+    def _text(text: str, css: str, truncate: bool = False) -> str:
+        text = strip_ansi(text).rstrip("
+")
         if not text:
             return ""
+        lines = text.split("\n")
+        if truncate and len(lines) > TRUNCATED_LINES + 1:  # a note never replaces a single line
+            cut = len(lines) - TRUNCATED_LINES
+            text = "\n".join(lines[:TRUNCATED_LINES] + [f"[{cut} more lines: the notebook shows them all]"])
         marks = fence(text)
         return f"{marks}{{code-block}} none\n:class: {css}\n\n{text}\n{marks}\n"
 

@@ -12,11 +12,12 @@ from flax import linen as nn
 from jax import numpy as jnp
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
-    "random_batch", "count_parameters", "MLP", "MySequential",
-    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
-    "chain_copies",
+    "random_batch", "count_parameters", "MLP", "CompactMLP", "MySequential",
+    "EagerFixedHiddenMLP", "FixedHiddenMLP", "NestMLP", "chimera",
+    "ListSequential", "Parallel", "chain_copies", "module_tree",
 ]
 
 
@@ -41,6 +42,15 @@ class MLP(nn.Module):
         return self.out(nn.relu(self.hidden(X)))
 
 
+class CompactMLP(nn.Module):
+    """MLP again, its layers declared inline with @nn.compact."""
+
+    @nn.compact
+    def __call__(self, X):
+        X = nn.relu(nn.Dense(256, name="hidden")(X))
+        return nn.Dense(10, name="out")(X)
+
+
 class MySequential(nn.Module):
     """Runs its layers one after another, in the order given."""
 
@@ -52,8 +62,8 @@ class MySequential(nn.Module):
         return X
 
 
-class FixedHiddenMLP(nn.Module):
-    """Mixes a constant weight, a shared layer and traceable control flow."""
+class EagerFixedHiddenMLP(nn.Module):
+    """Mixes a constant weight, a shared layer and a Python loop: fails under jax.jit."""
 
     def setup(self):
         # Kept in a 'constants' collection, apart from the trainable 'params'.
@@ -66,13 +76,23 @@ class FixedHiddenMLP(nn.Module):
         X = self.dense(X)
         X = nn.relu(X @ self.rand_weight.value + 1)
         X = self.dense(X)  # the same layer again: its parameters are shared
-        # Halve X until its L1 norm is at most 1. A Python `while` on array
-        # values fails under jax.jit, so lax.while_loop finds the scale; it
-        # loops over the scale alone because jax.grad cannot go through a
-        # while_loop's carry.
+        return self.halve(X).sum()
+
+    def halve(self, X):
+        while jnp.abs(X).sum() > 1:  # Python control flow on an array's value
+            X = X / 2
+        return X
+
+
+class FixedHiddenMLP(EagerFixedHiddenMLP):
+    """The same module with a loop that also runs under jax.jit."""
+
+    def halve(self, X):
+        # The loop finds a scale, not X itself: jax.grad cannot go back
+        # through a while_loop, and this way it never has to.
         scale = jax.lax.while_loop(lambda s: s * jnp.abs(X).sum() > 1,
                                    lambda s: s / 2, 1.0)
-        return (scale * X).sum()
+        return scale * X
 
 
 class NestMLP(nn.Module):
@@ -114,3 +134,28 @@ class Parallel(nn.Module):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return nn.Sequential([make_net() for _ in range(n)])
+
+
+# The chapter's figures
+
+def module_tree(net, X):
+    """The tree of modules and variables Linen builds while ``init`` traces ``net`` on ``X``.
+
+    The names are those of the variable dictionary ``init`` returns, e.g.
+    ``params/layers_0/kernel``. Plain functions such as ``nn.relu`` are not
+    modules and hold nothing, so they are not in the tree.
+    """
+    key = jax.random.key(0)
+    modules = net.module_paths(key, X)  # "" is net itself, then "layers_0", "layers_0/net", ...
+    nodes = {path: Node(path.rpartition("/")[2], type(module).__name__)
+             for path, module in modules.items()}
+    for path, node in nodes.items():
+        if path:
+            nodes[path.rpartition("/")[0]].children.append(node)
+    variables = jax.eval_shape(net.init, key, X)  # shapes only, nothing computed
+    for collection, tree in variables.items():
+        for keys, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            names = [k.key for k in keys]
+            nodes["/".join(names[:-1])].variables.append(
+                Variable(names[-1], "/".join([collection, *names]), leaf.shape, collection == "params"))
+    return ModuleTree(nodes[""])

@@ -1,6 +1,6 @@
 """The chapter's modules in MXNet Gluon 1.9 (legacy), with NumPy semantics.
 
-Seed first with ``npx.random.seed(SEED)``; everything here then repeats.
+Seed first with ``mx.random.seed(SEED)``; everything here then repeats.
 Gluon infers input widths, so a network needs ``net.initialize()`` and one
 forward pass before its parameters have shapes.
 """
@@ -9,13 +9,14 @@ from mxnet import np, npx
 from mxnet.gluon import nn
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._tree import ModuleTree, Node, Variable
 
 npx.set_np()
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
     "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
-    "chain_copies",
+    "chain_copies", "module_tree",
 ]
 
 
@@ -131,3 +132,27 @@ def chain_copies(make_net, n):
     net = nn.Sequential()
     net.add(*(make_net() for _ in range(n)))
     return net
+
+
+# The chapter's figures
+
+def module_tree(net):
+    """The tree Gluon walks (``_children``) to initialise and collect parameters.
+
+    Blocks are named as ``print(net)`` names them, parameters by their own
+    names, the keys of ``net.collect_params()``. Blocks kept in a plain list or
+    tuple attribute are drawn dashed: Gluon's walk never reaches them.
+    """
+    return ModuleTree(_node(net, ""))
+
+
+def _node(block, name, hidden=False):
+    # Gluon names a parameter itself (p.name, e.g. dense0_weight); collect_params() uses that name.
+    variables = [Variable(p.name, "" if hidden else p.name, p.shape, p.grad_req != "null")
+                 for p in block._reg_params.values()]
+    children = [_node(child, key, hidden) for key, child in block._children.items()]
+    for attribute, value in vars(block).items():
+        if isinstance(value, (list, tuple)) and any(isinstance(v, nn.Block) for v in value):
+            children.append(Node(attribute, type(value).__name__, hidden=True, children=[
+                _node(v, str(i), hidden=True) for i, v in enumerate(value)]))
+    return Node(name, type(block).__name__, variables, children, hidden)

@@ -10,11 +10,12 @@ from flax import nnx
 from jax import numpy as jnp
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
-    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
-    "chain_copies",
+    "EagerFixedHiddenMLP", "FixedHiddenMLP", "NestMLP", "chimera",
+    "ListSequential", "Parallel", "chain_copies", "module_tree",
 ]
 
 
@@ -51,8 +52,8 @@ class MySequential(nnx.Module):
         return X
 
 
-class FixedHiddenMLP(nnx.Module):
-    """Mixes a constant weight, a shared layer and traceable control flow."""
+class EagerFixedHiddenMLP(nnx.Module):
+    """Mixes a constant weight, a shared layer and a Python loop: fails under nnx.jit."""
 
     def __init__(self, rngs: nnx.Rngs):
         # A plain nnx.Variable, not an nnx.Param: gradients and optimisers
@@ -65,13 +66,23 @@ class FixedHiddenMLP(nnx.Module):
         X = self.linear(X)
         X = nnx.relu(X @ self.rand_weight[...] + 1)
         X = self.linear(X)  # the same layer again: its parameters are shared
-        # Halve X until its L1 norm is at most 1. A Python `while` on array
-        # values fails under nnx.jit, so lax.while_loop finds the scale; it
-        # loops over the scale alone because jax.grad cannot go through a
-        # while_loop's carry.
+        return self.halve(X).sum()
+
+    def halve(self, X):
+        while jnp.abs(X).sum() > 1:  # Python control flow on an array's value
+            X = X / 2
+        return X
+
+
+class FixedHiddenMLP(EagerFixedHiddenMLP):
+    """The same module with a loop that also runs under nnx.jit."""
+
+    def halve(self, X):
+        # The loop finds a scale, not X itself: jax.grad cannot go back
+        # through a while_loop, and this way it never has to.
         scale = jax.lax.while_loop(lambda s: s * jnp.abs(X).sum() > 1,
                                    lambda s: s / 2, 1.0)
-        return (scale * X).sum()
+        return scale * X
 
 
 class NestMLP(nnx.Module):
@@ -123,3 +134,28 @@ class Parallel(nnx.Module):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return nnx.Sequential(*(make_net() for _ in range(n)))
+
+
+# The chapter's figures
+
+def module_tree(net):
+    """The graph NNX walks (``nnx.iter_graph``) to find a module's variables, as a tree.
+
+    Names are the path entries NNX prints, e.g. ``layers/0/kernel``. Functions
+    kept in an ``nnx.List``, such as ``nnx.relu``, appear as childless nodes.
+    """
+    graph = dict(nnx.iter_graph(net))  # path -> value; () is net; siblings in NNX's order
+    nodes = {path: Node(str(path[-1]) if path else "", type(value).__name__)
+             for path, value in graph.items() if isinstance(value, (nnx.Module, nnx.List))}
+    for path, value in graph.items():
+        parent = nodes.get(path[:-1]) if path else None
+        if parent is None:
+            continue
+        if path in nodes:
+            parent.children.append(nodes[path])
+        elif isinstance(value, nnx.Variable):
+            parent.variables.append(Variable(str(path[-1]), "/".join(map(str, path)),
+                                             value[...].shape, isinstance(value, nnx.Param)))
+        elif isinstance(graph[path[:-1]], nnx.List) and callable(value):
+            parent.children.append(Node(str(path[-1]), getattr(value, "__name__", type(value).__name__)))
+    return ModuleTree(nodes[()])

@@ -8,11 +8,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
     "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
-    "chain_copies",
+    "chain_copies", "module_tree",
 ]
 
 
@@ -121,3 +122,28 @@ class Parallel(nn.Module):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return nn.Sequential(*(make_net() for _ in range(n)))
+
+
+# The chapter's figures
+
+def module_tree(net):
+    """The tree PyTorch walks to find parameters and buffers, drawn as a figure.
+
+    Children come from ``named_children()``, as in ``parameters()`` and
+    ``state_dict()``, whose names the figure prints. Modules kept in a plain
+    list or tuple attribute are drawn dashed: PyTorch's walk never reaches them.
+    """
+    return ModuleTree(_node(net, "", ""))
+
+
+def _node(module, name, prefix, hidden=False):
+    tensors = [(n, t, t.requires_grad) for n, t in module.named_parameters(recurse=False)]
+    tensors += [(n, t, False) for n, t in module.named_buffers(recurse=False)]
+    variables = [Variable(n, "" if hidden else prefix + n, tuple(t.shape), trainable)
+                 for n, t, trainable in tensors]
+    children = [_node(child, n, f"{prefix}{n}.", hidden) for n, child in module.named_children()]
+    for attribute, value in vars(module).items():
+        if isinstance(value, (list, tuple)) and any(isinstance(v, nn.Module) for v in value):
+            children.append(Node(attribute, type(value).__name__, hidden=True, children=[
+                _node(v, str(i), "", hidden=True) for i, v in enumerate(value)]))
+    return Node(name, type(module).__name__, variables, children, hidden)

@@ -10,11 +10,12 @@ import keras
 from keras import ops
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
-    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
-    "chain_copies",
+    "EagerFixedHiddenMLP", "FixedHiddenMLP", "NestMLP", "chimera",
+    "ListSequential", "Parallel", "chain_copies", "module_tree",
 ]
 
 
@@ -54,8 +55,8 @@ class MySequential(keras.Model):
         return X
 
 
-class FixedHiddenMLP(keras.Model):
-    """Mixes a constant weight, a shared layer and traceable control flow."""
+class EagerFixedHiddenMLP(keras.Model):
+    """Mixes a constant weight, a shared layer and a Python loop: eager calls only."""
 
     def __init__(self):
         super().__init__()
@@ -69,15 +70,24 @@ class FixedHiddenMLP(keras.Model):
         X = self.dense(X)
         X = ops.relu(X @ self.rand_weight + 1)
         X = self.dense(X)  # the same layer again: its weights are shared
-        # keras.Sequential traces its layers symbolically, where a Python
-        # `while` on a tensor fails; ops.while_loop works both ways.
-        X = ops.while_loop(lambda X: ops.sum(ops.abs(X)) > 1,
-                           lambda X: X / 2, X)
-        return ops.sum(X)
+        return ops.sum(self.halve(X))
+
+    def halve(self, X):
+        while ops.sum(ops.abs(X)) > 1:  # Python control flow on a tensor's value
+            X = X / 2
+        return X
 
 
-class NestMLP(keras.Model):
-    """A Sequential inside a custom model."""
+class FixedHiddenMLP(EagerFixedHiddenMLP):
+    """The same model with a loop that also runs traced (model.fit, keras.Sequential)."""
+
+    def halve(self, X):
+        return ops.while_loop(lambda X: ops.sum(ops.abs(X)) > 1,
+                              lambda X: X / 2, X)
+
+
+class NestMLP(keras.layers.Layer):
+    """A Sequential inside a custom layer."""
 
     def __init__(self):
         super().__init__()
@@ -120,3 +130,22 @@ class Parallel(keras.Model):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return keras.Sequential([make_net() for _ in range(n)])
+
+
+# The chapter's figures
+
+def module_tree(net):
+    """The layers Keras tracks inside ``net`` and the weights each one owns, as a tree.
+
+    Nodes are named by ``layer.name``; each weight's full name is its
+    ``path``, as ``net.weights`` prints it.
+    """
+    def node(layer):
+        # Keras's own walk over tracked sublayers: a Layer has no public one.
+        sublayers = [sub for sub in layer._flatten_layers(include_self=False, recursive=False)
+                     if not isinstance(sub, keras.layers.InputLayer)]
+        nested = {id(w) for sub in sublayers for w in sub.weights}
+        variables = [Variable(w.name, w.path, tuple(w.shape), w.trainable)
+                     for w in layer.weights if id(w) not in nested]
+        return Node(layer.name, type(layer).__name__, variables, [node(sub) for sub in sublayers])
+    return ModuleTree(node(net))
