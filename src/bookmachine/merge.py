@@ -114,8 +114,7 @@ class PageRenderer:
 
     @staticmethod
     def _text(text: str, css: str, truncate: bool = False) -> str:
-        text = strip_ansi(text).rstrip("
-")
+        text = strip_ansi(text).rstrip("\n")
         if not text:
             return ""
         lines = text.split("\n")
