@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,6 +29,7 @@ from bs4 import BeautifulSoup
 
 from bookmachine import config as book_config
 from bookmachine.pipeline import toc_files
+from conftest import STAGE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -111,8 +113,10 @@ def pdfs(site) -> Path:
     """_build/pdf, made now by ``python -m bookmachine pdf`` (the stage after the build;
     nothing is printed again if nothing changed). BOOK_PREBUILT=1 or BOOK_HTML: as it is."""
     if not (os.environ.get("BOOK_PREBUILT") == "1" or os.environ.get("BOOK_HTML")):
+        started = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "bookmachine", "pdf"], cwd=ROOT,
                                 capture_output=True, text=True)
+        STAGE_SECONDS["pdf"] = time.perf_counter() - started
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     folder = site.parent / "pdf"
     assert folder.is_dir(), f"no {folder}: run `python -m bookmachine pdf` (`make book` does)"

@@ -240,8 +240,20 @@ PHONE_LAYOUT = """() => {
         .map(e => e.tagName + '.' + e.className);
     const cut = [...document.querySelectorAll('pre')].filter(p => p.checkVisibility()
         && p.scrollWidth > p.clientWidth && !/auto|scroll/.test(getComputedStyle(p).overflowX)).length;
+    // the header's buttons, links and selects: none may cover another
+    const controls = [...document.querySelectorAll(
+            '.bd-header-article a, .bd-header-article button, .bd-header-article select')]
+        .filter(e => e.checkVisibility()).map(e => [e, e.getBoundingClientRect()])
+        .filter(([e, r]) => r.width > 0 && r.height > 0);
+    const overlaps = [];
+    controls.forEach(([a, ra], i) => controls.slice(i + 1).forEach(([b, rb]) => {
+        const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (x > 1 && y > 1 && !a.contains(b) && !b.contains(a))
+            overlaps.push(`${a.tagName}.${a.className} / ${b.tagName}.${b.className}`);
+    }));
     return {width, page: document.documentElement.scrollWidth, body: document.body.scrollWidth,
-            scrolledX: window.scrollX, wide: wide.slice(0, 5), cut,
+            scrolledX: window.scrollX, wide: wide.slice(0, 5), cut, overlaps,
             codeScrolls: [...document.querySelectorAll('pre')].some(p => p.checkVisibility()
                 && p.scrollWidth > p.clientWidth)};
 }"""
@@ -260,6 +272,7 @@ def test_phone_page_never_scrolls_sideways_and_tab_rows_fit_one_line(new_reader,
         assert layout["scrolledX"] == 0, f"{where}: the page scrolls sideways: {layout}"
         assert not layout["wide"], f"{where}: wider than the screen: {layout['wide']}"
         assert layout["cut"] == 0, f"{where}: code wider than its box that does not scroll: {layout}"
+        assert not layout["overlaps"], f"{where}: header controls cover each other: {layout['overlaps']}"
         for i, ts in enumerate(tab_sets(reader), 1):
             row = ts["row"]
             assert row, f"{where}, tab-set {i}: no tab labels and no selector show"

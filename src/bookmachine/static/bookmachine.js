@@ -136,7 +136,7 @@
 
     const header = document.querySelector(".header-article-items__start");
     const item = document.createElement("div");
-    item.className = "header-article-item";
+    item.className = "header-article-item bm-reader-item";
     item.append(box);
     if (header) header.append(item);
     else document.body.prepend(item);
@@ -253,4 +253,5 @@
   });
   window.addEventListener("hashchange", () => setTimeout(updateScrollFocus));
   window.addEventListener("load", () => { fitTabRows(); updateScrollFocus(); });
+  document.fonts.ready.then(fitTabRows); // a web font may widen the labels after load
 })();
