@@ -1,5 +1,5 @@
 # Two commands for a fresh machine with Python 3.11 (see README.md):
-#   make book   set up, then build the site and the per-framework notebooks
+#   make book   set up, then build the site, the per-framework notebooks and PDFs
 #   make test   set up, then build and run every test
 # SKIP=mxnet builds without the MXNet environment (e.g. no Python 3.11 there).
 
@@ -12,7 +12,7 @@ export BOOKMACHINE_SKIP := $(SKIP)
 
 .PHONY: setup book test browser newest-releases benchmark clean
 
-setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels node_modules/.installed
+setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels node_modules/.installed browser
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,16 +38,17 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Debian's Chromium for the browser tests (no browser download).
+# Debian's Chromium, which prints the PDFs and runs the browser tests (no browser download).
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 book: setup
 	$(PY) -m bookmachine build
+	$(PY) -m bookmachine pdf
 
 # Times its set-up stage so pytest can print the wall time of every stage.
 test:
-	@start=$$(date +%s); $(MAKE) --no-print-directory setup browser && \
+	@start=$$(date +%s); $(MAKE) --no-print-directory setup && \
 	BOOK_SETUP_SECONDS=$$(( $$(date +%s) - start )) $(PY) -m pytest
 
 # Every exported notebook against the newest framework releases (what Colab

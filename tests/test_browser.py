@@ -1,9 +1,9 @@
 """The built site in a real browser (Debian's Chromium, driven by Playwright).
 
 Every page of ``_toc.yml`` is served from ``_build/html`` on 127.0.0.1 and read
-fully offline: any request to another host is aborted *and* recorded, and a
-test that saw one fails, so the site must not even try to reach the network.
-Console errors, page errors, failed requests and HTTP errors fail it too.
+fully offline (see ``browser_support``): the tabs switch, persist and answer
+``?framework=``, code, outputs, solutions, math and figures show, launch links
+point where they should, and axe finds nothing serious.
 
 Run after ``make book`` (or with BOOK_PREBUILT=1 against _build as it is):
     .venv/bin/python -m pytest tests/test_browser.py
@@ -13,205 +13,19 @@ Screenshots of each page in each framework land in _build/screenshots/.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
-import shutil
-import threading
-from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-from bs4 import BeautifulSoup
 
-from bookmachine import config as book_config
 from bookmachine.export import notebook_name
-from bookmachine.pipeline import toc_files
+# Its asserts get pytest's explanations too (it is imported before pytest_plugins is read).
+pytest.register_assert_rewrite("browser_support")
+from browser_support import (FRAMEWORKS, LOCAL_HOSTS, OUTPUT, PAGES, _pages_with, _soup, serious_violations,
+                             shot_name)
 
+pytest_plugins = ["browser_support"]
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-VIEWPORT = {"width": 1280, "height": 900}
-TIMEOUT_MS = 15_000
-SERIOUS = {"serious", "critical"}
-# A code cell's output box: docutils spells the class `cell-output`; `cell_output` as MyST-NB has it.
-OUTPUT = "div.cell-output, div.cell_output"
-
-
-def _toc_pages() -> list[str]:
-    """Docnames in _toc.yml order, as the book machine reads them."""
-    return [path.relative_to(ROOT).with_suffix("").as_posix() for path in toc_files(ROOT)]
-
-
-def _frameworks() -> list[dict]:
-    config = book_config.load(ROOT)  # BOOKMACHINE_SKIP: a skipped framework has tabs, not notebooks
-    return [{"key": fw.key, "label": fw.label, "launch": list(fw.launch), "built": fw in config.built}
-            for fw in config.frameworks]
-
-
-PAGES = _toc_pages()
-FRAMEWORKS = _frameworks()
-LABELS = {fw["key"]: fw["label"] for fw in FRAMEWORKS}
-
-
-def shot_name(docname: str) -> str:
-    return Path(docname).name
-
-
-# --- fixtures -------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def site(request) -> Path:
-    """_build/html, or the folder BOOK_HTML names (a copy to try a change or a breakage on)."""
-    html = Path(os.environ["BOOK_HTML"]) if os.environ.get("BOOK_HTML") else (
-        request.getfixturevalue("built_book") / "html")
-    assert (html / f"{PAGES[0]}.html").is_file(), f"no built site in {html}: run `make book`"
-    return html
-
-
-@pytest.fixture(scope="session")
-def server(site):
-    """``_build/html`` served on 127.0.0.1, on a free port, for the whole session."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="session")
-def screenshots(site) -> Path:
-    folder = site.parent / "screenshots"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
-
-
-class Reader:
-    """One browser context (own localStorage) whose pages read offline and are watched."""
-
-    def __init__(self, browser, server: str):
-        self.server = server
-        self.context = browser.new_context(viewport=VIEWPORT)
-        self.context.set_default_timeout(TIMEOUT_MS)
-        self.external: list[str] = []   # requests to another host: aborted, and each one a failure
-        self.problems: list[str] = []   # console errors, page errors, failed requests, HTTP errors
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(
-            f"console error: {m.text} ({m.location.get('url')})"))
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", self._failed)
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(
-            f"HTTP {r.status}: {r.url}"))
-
-    def _route(self, route):
-        url = route.request.url
-        if urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.external.append(url)
-            route.abort()
-
-    def _failed(self, request):
-        if request.url not in self.external:
-            self.problems.append(f"request failed: {request.url} ({request.failure})")
-
-    def url(self, docname: str, query: str = "") -> str:
-        return f"{self.server}{docname}.html{query}"
-
-    def open(self, docname: str, query: str = "") -> None:
-        self.goto(self.url(docname, query))
-
-    def goto(self, url: str) -> None:
-        response = self.page.goto(url, wait_until="load")
-        assert response is not None and response.ok, f"{url}: {response and response.status}"
-        self.settle()
-
-    def settle(self) -> None:
-        """Wait for fonts and, where the page loads it, MathJax's first typesetting."""
-        self.page.evaluate("""async () => {
-            if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-                await MathJax.startup.promise;
-            }
-            await document.fonts.ready;
-        }""")
-
-    def selected(self) -> list[dict]:
-        """For every tab-set on the page: its sync group and the checked tab's label."""
-        return self.page.evaluate("""() => [...document.querySelectorAll('.sd-tab-set')].map(ts => {
-            const input = ts.querySelector(':scope > input:checked');
-            const label = input && input.nextElementSibling;
-            const panel = label && label.nextElementSibling;
-            return {
-                group: label ? label.getAttribute('data-sync-group') : null,
-                label: label ? label.textContent.trim() : null,
-                // a tab-set inside a closed solution is hidden with it, rightly
-                shown: !!panel && (panel.checkVisibility() || !!ts.closest('details:not([open])')),
-                launch: ts.classList.contains('launch-bar'),
-            };
-        })""")
-
-    def assert_all_selected(self, key: str, where: str) -> None:
-        sets = self.selected()
-        assert sets, f"{where}: no tab-set on the page"
-        wrong = [f"tab-set {i + 1}: {s['label']!r} (sync group {s['group']!r})"
-                 for i, s in enumerate(sets) if s["label"] != LABELS[key]]
-        assert not wrong, f"{where}: {LABELS[key]} chosen, but " + "; ".join(wrong)
-        hidden = [i + 1 for i, s in enumerate(sets) if not s["shown"]]
-        assert not hidden, f"{where}: the selected panel of tab-set(s) {hidden} is not shown"
-
-    def choose(self, key: str, tab_set: int = 0) -> None:
-        """Click ``key``'s tab in the ``tab_set``-th tab-set of the page, as a reader would."""
-        label = self.page.locator(".sd-tab-set").nth(tab_set).locator(
-            f":scope > label.sd-tab-label[data-sync-id='{key}']")
-        label.click()
-
-    def assert_clean(self) -> None:
-        assert not self.external, ("the page tried to reach the network (it must read offline): "
-                                   + ", ".join(self.external))
-        assert not self.problems, "\n".join(self.problems)
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def reader(browser, server):
-    r = Reader(browser, server)
-    yield r
-    r.close()
-
-
-@functools.lru_cache(maxsize=None)
-def _soup(site: Path, docname: str) -> BeautifulSoup:
-    return BeautifulSoup((site / f"{docname}.html").read_text(), "html.parser")
-
-
-def _pages_with(site: Path, selector: str) -> list[str]:
-    return [p for p in PAGES if (site / f"{p}.html").is_file() and _soup(site, p).select(selector)]
 
 
 # --- tests ----------------------------------------------------------------------
@@ -267,9 +81,10 @@ def test_the_choice_carries_to_the_next_page(reader):
     reader.assert_clean()
 
 
-def test_framework_query_parameter_selects_jax_everywhere(reader):
-    reader.open(PAGES[0], "?framework=jax")
-    reader.assert_all_selected("jax", f"{PAGES[0]}?framework=jax")
+def test_framework_query_parameter_selects_it_everywhere(reader):
+    key = FRAMEWORKS[1]["key"]   # not the first, which a page shows anyway
+    reader.open(PAGES[0], f"?framework={key}")
+    reader.assert_all_selected(key, f"{PAGES[0]}?framework={key}")
     reader.assert_clean()
 
 
@@ -405,25 +220,13 @@ def test_launch_links_of_the_chosen_framework(reader, site, docname):
 def test_no_serious_accessibility_violation(reader, docname):
     """axe-core (bundled by axe-playwright-python, injected offline) in every framework,
     solutions opened so that their content is checked too."""
-    from axe_playwright_python.sync_playwright import Axe
-    axe = Axe()
     reader.open(docname)
     reader.assert_clean()
     found = {}
     for fw in FRAMEWORKS:
         reader.choose(fw["key"])
         reader.page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-        results = axe.run(reader.page).response
-        # axe re-fetches every stylesheet to read the CSSOM, and resolves the theme's
-        # `@import "../basic.css"` (in _static/styles/theme.css) against the page instead
-        # of the sheet: a 404 of axe's own, not the reader's (the browser loads
-        # _static/basic.css). So only the page load above is held to "no problems";
-        # here nothing external may be attempted.
-        reader.problems.clear()
-        for violation in results["violations"]:
-            if violation["impact"] in SERIOUS:
-                nodes = "; ".join(", ".join(map(str, n["target"])) for n in violation["nodes"][:5])
-                found.setdefault(violation["id"], f"{violation['id']} ({violation['impact']}): "
-                                 f"{violation['help']} -- {nodes} [{fw['label']}]")
+        for rule, finding in serious_violations(reader, fw["label"]).items():
+            found.setdefault(rule, finding)
     assert not found, f"{docname}:\n" + "\n".join(found.values())
     reader.assert_clean()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import config as book_config
-from . import kernels, mathjax, publish
+from . import kernels, mathjax, pdf, publish
 from .config import PREPARED_ENV, SKIP_ENV
 from .errors import BookError
 from .execute import Interrupted
@@ -110,6 +110,10 @@ def main(argv=None) -> int:
     branch_parser = commands.add_parser("notebooks-branch", help="lay out the notebooks branch's tree in DIR")
     branch_parser.add_argument("dir", help="a new or empty folder")
     branch_parser.set_defaults(run=publish.command)
+    pdf_parser = commands.add_parser("pdf", help="after build: print the chapter once per framework "
+                                     "into _build/pdf/<framework>.pdf (and the site's _pdf/)")
+    pdf_parser.add_argument("--chromium", default=pdf.CHROMIUM, help=f"the browser (default: {pdf.CHROMIUM})")
+    pdf_parser.set_defaults(run=pdf.command)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -1,0 +1,285 @@
+"""Stage 9, after the site: the whole chapter as one PDF per framework.
+
+``python -m bookmachine pdf`` serves the built ``_build/html`` on 127.0.0.1
+(every other host is refused: the PDFs are made offline), opens each page of
+``_toc.yml`` in headless Chromium once per framework (``?framework=KEY``),
+opens the solutions, waits for MathJax, the fonts and the images, and prints
+the page with the site's own print stylesheet (``static/bookmachine.css``:
+that framework's tabs only, no launch links, no reading controls). The pages
+are merged in ``_toc.yml`` order, one outline entry each, into
+``_build/pdf/<key>.pdf``, and copied into the site as ``_pdf/<key>.pdf``,
+where the header's PDF link points.
+
+Each page x framework is cached under ``_build/.bookmachine/pdf`` by a digest
+of the page's HTML, of the files it loads (stylesheets, scripts, images) and
+of this module, so a run after a build that changed nothing prints nothing;
+it still copies the PDFs into the site, which the build replaces wholesale.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import yaml
+
+from . import config as book_config
+from .config import BookConfig, Framework
+from .errors import BookError
+from .pipeline import toc_files
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, as the browser tests use (`make browser`)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+SITE_DIR = "_pdf"  # the copy inside the site: _build/html/_pdf/<key>.pdf
+TIMEOUT_MS = 60_000
+PAPER = {"format": "A4", "margin": {"top": "16mm", "bottom": "14mm", "left": "14mm", "right": "14mm"}}
+
+# Run in the page before printing: what a reader would do first (open every
+# solution) and what the printer must wait for (math, fonts, images).
+PREPARE_PAGE = """async () => {
+    document.querySelectorAll('details').forEach(d => { d.open = true; });
+    document.querySelectorAll('img[loading="lazy"]').forEach(img => { img.loading = 'eager'; });
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    await document.fonts.ready;
+    await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+    return {
+        broken: [...document.images].filter(img => !img.naturalWidth).map(img => img.currentSrc || img.src),
+        untypeset: [...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container'))
+            .map(m => m.textContent.slice(0, 60)),
+    };
+}"""
+
+
+@dataclass(frozen=True)
+class PagePrint:
+    """One page of the chapter printed for one framework."""
+    docname: str
+    title: str
+    framework: Framework
+    digest: str
+    cached: Path  # where the printed page is kept
+
+    @property
+    def where(self) -> str:
+        return f"{self.docname}.html"
+
+
+class _PageFacts(HTMLParser):
+    """The first <h1>'s text, and every file the page loads from the site."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.title, self.loads = "", []
+        self._in_h1 = self._done_h1 = False
+        self._skip = 0  # inside the heading's "#" link
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img") and attrs.get("src"):
+            self.loads.append(attrs["src"])
+        elif tag == "link" and "stylesheet" in (attrs.get("rel") or "") and attrs.get("href"):
+            self.loads.append(attrs["href"])
+        elif tag == "h1" and not self._done_h1:
+            self._in_h1 = True
+        elif tag == "a" and self._in_h1 and "headerlink" in (attrs.get("class") or ""):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag == "h1" and self._in_h1:
+            self._in_h1, self._done_h1 = False, True
+        elif tag == "a" and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if self._in_h1 and not self._skip:
+            self.title += data
+
+
+class _Digests:
+    """Digests of the site's files, each read once per run."""
+
+    def __init__(self, html: Path):
+        self.html = html
+        self.files: dict[Path, str] = {}
+        self.machine = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+    def file(self, path: Path) -> str:
+        if path not in self.files:
+            self.files[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self.files[path]
+
+    def page(self, docname: str) -> tuple[str, str]:
+        """(title, digest) of a built page: its HTML, what it loads, how it is printed."""
+        path = self.html / f"{docname}.html"
+        if not path.is_file():
+            raise BookError("not in the built site: run `python -m bookmachine build` first", path=path)
+        text = path.read_text(encoding="utf-8")
+        facts = _PageFacts()
+        facts.feed(text)
+        digest = hashlib.sha256(self.machine.encode() + text.encode())
+        base = f"http://site/{docname}.html"
+        for ref in facts.loads:
+            url = urlparse(urljoin(base, ref))
+            if url.hostname != "site":
+                continue  # not the site's (data: URIs are part of the HTML already)
+            local = self.html / url.path.lstrip("/")
+            if local.is_file():
+                digest.update(local.relative_to(self.html).as_posix().encode() + self.file(local).encode())
+        return " ".join(facts.title.split()), digest.hexdigest()
+
+
+def plan(config: BookConfig, html: Path) -> list[PagePrint]:
+    """Every page x framework of the chapter, in print order, with its cache entry."""
+    docnames = [p.relative_to(config.root).with_suffix("").as_posix() for p in toc_files(config.root)]
+    digests = _Digests(html)
+    pages = [(docname, *digests.page(docname)) for docname in docnames]
+    cache = config.cache_dir / "pdf"
+    return [PagePrint(docname, title, fw, digest, cache / fw.key / f"{digest}.pdf")
+            for fw in config.frameworks for docname, title, digest in pages]
+
+
+@contextmanager
+def _serve(html: Path):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def print_pages(prints: list[PagePrint], html: Path, chromium: str = CHROMIUM) -> None:
+    """Print each page of ``prints`` to its cache entry with headless Chromium."""
+    if not prints:
+        return
+    if not Path(chromium).exists():
+        raise BookError("Chromium is needed to print the PDFs: install it with `make browser` "
+                        "(Debian's chromium)", path=chromium)
+    from playwright.sync_api import sync_playwright
+
+    with _serve(html) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for fw in dict.fromkeys(p.framework for p in prints):
+                _print_framework(browser, server, [p for p in prints if p.framework == fw])
+        finally:
+            browser.close()
+
+
+def _print_framework(browser, server: str, prints: list[PagePrint]) -> None:
+    # A fresh context per framework: no stored choice, compare mode off, light colours.
+    context = browser.new_context(color_scheme="light")
+    context.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+
+    def route(r):
+        if urlparse(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:  # the site must read offline, and so must its PDF
+            problems.append(f"tried to reach {r.request.url}")
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    try:
+        for item in prints:
+            fw = item.framework
+            response = page.goto(f"{server}{item.docname}.html?framework={fw.key}", wait_until="load")
+            if response is None or not response.ok:
+                raise BookError(f"could not open the page ({response and response.status})",
+                                path=item.where, framework=fw.key)
+            state = page.evaluate(PREPARE_PAGE)
+            problems += [f"image did not load: {src}" for src in state["broken"]]
+            problems += [f"math not typeset: {tex}" for tex in state["untypeset"]]
+            if problems:
+                raise BookError("cannot print it: " + "; ".join(problems), path=item.where,
+                                framework=fw.key)
+            item.cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = item.cached.with_suffix(".part")
+            page.pdf(path=str(partial), print_background=True, display_header_footer=True,
+                     header_template=_running_head(fw), footer_template="<span></span>", **PAPER)
+            partial.replace(item.cached)
+    finally:
+        context.close()
+
+
+def _running_head(fw: Framework) -> str:
+    # Chromium fills class="title" with the page's title; the size must be given.
+    from html import escape
+    return ('<div style="font-size:7pt;color:#666;width:100%;margin:0 14mm;display:flex;'
+            'justify-content:space-between"><span class="title"></span>'
+            f'<span>{escape(fw.label)}</span></div>')
+
+
+def merge(prints: list[PagePrint], target: Path, title: str) -> None:
+    """One framework's printed pages, in order, as one PDF with an outline entry per page."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for item in prints:
+        writer.append(str(item.cached), outline_item=item.title)
+    writer.add_metadata({"/Title": title, "/Creator": "bookmachine pdf (headless Chromium)"})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    with partial.open("wb") as out:
+        writer.write(out)
+    partial.replace(target)
+
+
+def make_pdfs(config: BookConfig, chromium: str = CHROMIUM) -> dict:
+    """Print what changed, merge what changed, copy every PDF into the site."""
+    build = config.root / "_build"
+    html, out, cache = build / "html", build / "pdf", config.cache_dir / "pdf"
+    if not (html / "index.html").is_file():
+        raise BookError("no built site: run `python -m bookmachine build` first", path=html)
+    prints = plan(config, html)
+    missing = [p for p in prints if not p.cached.is_file()]
+    print_pages(missing, html, chromium)
+    book_title = (yaml.safe_load((config.root / book_config.CONFIG_FILE).read_text()) or {}).get("title", "")
+    merged = []
+    for fw in config.frameworks:
+        own = [p for p in prints if p.framework == fw]
+        target, record = out / f"{fw.key}.pdf", cache / f"{fw.key}.json"
+        digests = [p.digest for p in own]
+        if not (target.is_file() and record.is_file() and json.loads(record.read_text()) == digests):
+            merge(own, target, f"{book_title} ({fw.label})".strip())
+            record.write_text(json.dumps(digests))
+            merged.append(fw.key)
+        # Printed pages that no page needs any more.
+        for old in (cache / fw.key).glob("*.pdf"):
+            if old.stem not in digests:
+                old.unlink()
+    site_copy = html / SITE_DIR
+    site_copy.mkdir(exist_ok=True)
+    for fw in config.frameworks:
+        shutil.copy2(out / f"{fw.key}.pdf", site_copy / f"{fw.key}.pdf")
+    return {"pages": len(prints), "printed": len(missing), "merged": merged}
+
+
+def command(args) -> int:
+    config = book_config.load(args.root, skip="")
+    stats = make_pdfs(config, args.chromium)
+    out = config.root / "_build" / "pdf"
+    print(f"[bookmachine] PDF: printed {stats['printed']} of {stats['pages']} page x framework prints "
+          f"({stats['pages'] - stats['printed']} cached); merged {len(stats['merged'])}; "
+          f"{out}/{{{','.join(config.keys)}}}.pdf, and in the site under {SITE_DIR}/")
+    return 0
