@@ -65,6 +65,9 @@ def build(args) -> int:
     # A copy inside the site, so "Download .ipynb" works wherever the site is served.
     shutil.rmtree(staged / "html" / DOWNLOAD_DIR, ignore_errors=True)
     shutil.copytree(staged / "notebooks", staged / "html" / DOWNLOAD_DIR)
+    # The last PDFs too, so the header's PDF link never breaks; `bookmachine pdf` renews them.
+    if config.pdf_dir.is_dir():
+        shutil.copytree(config.pdf_dir, staged / "html" / pdf.SITE_DIR, dirs_exist_ok=True)
     _publish(staged / "html", config.html_dir)
     _publish(staged / "notebooks", config.notebooks_dir)
     print(f"[bookmachine] site: {config.html_dir / 'index.html'}; notebooks: {config.notebooks_dir}")

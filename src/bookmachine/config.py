@@ -93,6 +93,11 @@ class BookConfig:
         return self.build_dir / "notebooks"
 
     @property
+    def pdf_dir(self) -> Path:
+        """One PDF per framework (``python -m bookmachine pdf``)."""
+        return self.build_dir / "pdf"
+
+    @property
     def staging_dir(self) -> Path:
         """Where a build writes before it is swapped in (Sphinx's ``--path-output``)."""
         return self.build_dir / ".staging"

@@ -247,8 +247,7 @@ def merge(prints: list[PagePrint], target: Path, title: str) -> None:
 
 def make_pdfs(config: BookConfig, chromium: str = CHROMIUM) -> dict:
     """Print what changed, merge what changed, copy every PDF into the site."""
-    build = config.root / "_build"
-    html, out, cache = build / "html", build / "pdf", config.cache_dir / "pdf"
+    html, out, cache = config.html_dir, config.pdf_dir, config.cache_dir / "pdf"
     if not (html / "index.html").is_file():
         raise BookError("no built site: run `python -m bookmachine build` first", path=html)
     prints = plan(config, html)
@@ -278,7 +277,7 @@ def make_pdfs(config: BookConfig, chromium: str = CHROMIUM) -> dict:
 def command(args) -> int:
     config = book_config.load(args.root, skip="")
     stats = make_pdfs(config, args.chromium)
-    out = config.root / "_build" / "pdf"
+    out = config.pdf_dir
     print(f"[bookmachine] PDF: printed {stats['printed']} of {stats['pages']} page x framework prints "
           f"({stats['pages'] - stats['printed']} cached); merged {len(stats['merged'])}; "
           f"{out}/{{{','.join(config.keys)}}}.pdf, and in the site under {SITE_DIR}/")
