@@ -54,7 +54,10 @@ class ProcessWatch:
                 self.peak = max(self.peak, sum(p.memory_info().rss for p in tree if p.is_running()))
                 for p in tree[1:]:
                     try:
-                        if "ipykernel_launcher" in " ".join(p.cmdline()):
+                        # A kernel's own short-lived children (a fork before an exec) share
+                        # its command line: count kernels whose parent is not one.
+                        if "ipykernel_launcher" in " ".join(p.cmdline()) and \
+                                "ipykernel_launcher" not in " ".join(p.parent().cmdline()):
                             self.kernels.add((p.pid, p.create_time()))
                     except psutil.Error:
                         pass

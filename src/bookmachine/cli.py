@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     build_parser.add_argument("--skip", default=None,
                               help="comma-separated frameworks not to build (default: $BOOKMACHINE_SKIP)")
     build_parser.add_argument("--jobs", type=int, default=None,
-                              help="notebooks run at once (default: $BOOKMACHINE_JOBS, else cores bounded by memory)")
+                              help="notebooks run at once (default: $BOOKMACHINE_JOBS, else two per core, bounded by memory)")
     build_parser.set_defaults(run=build)
     check_parser = commands.add_parser("check", help="execute and merge sources, no site")
     check_parser.add_argument("sources", nargs="*", help="source files (default: every page)")
