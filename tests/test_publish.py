@@ -64,9 +64,9 @@ def make_targets():
 
 
 def test_the_workflows_call_the_readme_commands_and_nothing_else():
-    publish, newest = workflow("publish.yml"), workflow("newest-releases.yml")
+    publish, newest, weekly = workflow("publish.yml"), workflow("newest-releases.yml"), workflow("runtimes.yml")
     readme = (ROOT / "README.md").read_text()
-    for flow in (publish, newest):
+    for flow in (publish, newest, weekly):
         lines = run_lines(flow)
         for line in lines:
             # no second way to build: no direct jupyter-book, sphinx, pip or npm
@@ -76,8 +76,31 @@ def test_the_workflows_call_the_readme_commands_and_nothing_else():
     assert "make test" in run_lines(publish) and "make test" in readme
     assert any("bookmachine notebooks-branch" in line for line in run_lines(publish))
     assert "make newest-releases" in " ".join(run_lines(newest))
-    assert "schedule" in newest[True] and "workflow_dispatch" in newest[True]  # YAML reads `on` as True
+    for flow in (newest, weekly):
+        assert "schedule" in flow[True] and "workflow_dispatch" in flow[True]  # YAML reads `on` as True
     assert publish[True]["push"]["branches"] == ["main"]
+
+
+def test_the_weekly_runtimes_check_takes_colabs_list_runs_every_profile_and_fails_when_colab_moves():
+    steps = workflow("runtimes.yml")["jobs"]["runtimes"]["steps"]
+    commands = [step.get("run", "") for step in steps]
+    refresh = next(i for i, run in enumerate(commands) if "checks/runtimes.py refresh-colab" in run)
+    profiles = next(i for i, run in enumerate(commands) if "make runtimes" in run)
+    moved = next(i for i, run in enumerate(commands) if "colab.diff" in run and "exit 1" in run)
+    assert refresh < profiles < moved  # Colab's newest list is what the notebooks run against
+    assert "googlecolab/backend-info" in commands[refresh]
+    assert "git diff runtimes/colab.txt" in commands[refresh]
+    assert steps[moved]["if"] == "${{ !cancelled() }}"  # reported even when a notebook failed too
+    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
+    wanted = {book_config_python(path) for path in (ROOT / "runtimes").glob("*.txt")}
+    assert wanted <= set(python["with"]["python-version"].split()), "a profile's Python is not set up"
+    assert python["with"]["python-version"].split()[-1] == "3.11"  # the book's own, the default
+    readme = (ROOT / "README.md").read_text()
+    assert "make runtimes" in readme and "refresh-colab" in readme
+
+
+def book_config_python(profile):
+    return re.search(r"^# python: (\S+)", profile.read_text(), re.M).group(1)
 
 
 def test_publish_deploys_pages_and_pins_the_notebooks_to_the_commit():
