@@ -32,6 +32,7 @@ import argparse
 import concurrent.futures
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import os
 import re
@@ -119,8 +120,9 @@ def build_base(profile: Profile, python: Path) -> Path:
     if (base / ".complete").exists():
         return base
     shutil.rmtree(base, ignore_errors=True)
-    for stale in CACHE.glob(f"{profile.name}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in CACHE.glob(f"{profile.name}-*"):  # an older build of this profile (not of "name-more")
+        if re.fullmatch(rf"{re.escape(profile.name)}-[0-9a-f]{{16}}", stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
     print(f"[runtimes] {profile.name}: building its environment (Python {python}) ...", flush=True)
     started = time.perf_counter()
     subprocess.run([str(python), "-m", "venv", str(base)], check=True)
@@ -186,7 +188,9 @@ def run_notebook(notebook, python: Path, env: dict, cwd: Path):
     with tempfile.TemporaryDirectory() as scratch:
         client = NotebookClient(notebook, km=kernel_manager(python, Path(scratch)), timeout=CELL_TIMEOUT,
                                 allow_errors=True, resources={"metadata": {"path": str(cwd)}})
-        with client.setup_kernel(env=env):
+        # The kernel process's own stderr (debugger notes, C++ start-up logs) is not part of
+        # the notebook; keep it next to the notebook's run instead of in the report.
+        with open(cwd / "kernel-stderr.log", "a") as stderr, client.setup_kernel(env=env, stderr=stderr):
             for index, cell in enumerate(notebook.cells):
                 if cell.cell_type != "code":
                     continue
@@ -219,6 +223,26 @@ def visible(cell) -> list:
     return shown
 
 
+def difference(expected: list, got: list) -> str:
+    """Where two cells' visible outputs first part, in one line."""
+    def text(shown):
+        return "\n".join(str(part) for part in shown[1:])
+
+    for want, have in itertools.zip_longest(expected, got):
+        if want == have:
+            continue
+        if want is None:
+            return f"an extra {have[0]} output: {text(have)[:120]!r}"
+        if have is None:
+            return f"no {want[0]} output (the site has {text(want)[:120]!r})"
+        if want[0] != have[0]:
+            return f"{have[0]} output {text(have)[:120]!r} where the site has {want[0]}"
+        site, here = next((a, b) for a, b in itertools.zip_longest(
+            text(want).splitlines(), text(have).splitlines(), fillvalue="") if a != b)
+        return f"{want[0]}: the site has {site.strip()[:100]!r}, here {here.strip()[:100]!r}"
+    return "the same"
+
+
 @dataclass
 class Result:
     notebooks: int = 0
@@ -249,7 +273,7 @@ def compare(name: str, site, ran, result: Result) -> None:
             error = errors[0]
             result.failed.append(f"{name} cell {index}: {error['ename']}: {ANSI.sub('', error['evalue'])[:160]}")
         elif index and not tags & {"nbval-ignore-output", "nbval-skip"} and visible(expected) != visible(got):
-            result.differ.append(f"{name} cell {index}")
+            result.differ.append(f"{name} cell {index}: {difference(visible(expected), visible(got))}")
     result.clean += clean
 
 

@@ -102,3 +102,30 @@ def test_a_downloaded_notebook_runs_in_a_plain_local_jupyter_through_its_own_set
     SUMMARY_LINES.append(f"local runtime profiles: {sum(r.notebooks for *_, r in rows)} notebooks through "
                          f"their set-up cells in {seconds:.0f} s")
     SUMMARY_LINES.extend(runtimes.table(rows).splitlines())
+
+
+def test_the_report_counts_failed_cells_and_outputs_that_differ_from_the_site():
+    import nbformat
+
+    def notebook(*outputs, tags=()):
+        cells = [nbformat.v4.new_code_cell("setup", id="setup")]
+        for n, output in enumerate(outputs):
+            cell = nbformat.v4.new_code_cell("x", id=f"c{n}", outputs=[nbformat.from_dict(output)])
+            if n in tags:
+                cell.metadata["tags"] = ["raises-exception"]
+            cells.append(cell)
+        return nbformat.v4.new_notebook(cells=cells)
+
+    def printed(text):
+        return {"output_type": "stream", "name": "stdout", "text": text}
+
+    def error(name):
+        return {"output_type": "error", "ename": name, "evalue": "no", "traceback": []}
+
+    site = notebook(printed("1\n"), printed("2\n"), error("ValueError"), printed("4\n"), tags=(2,))
+    ran = notebook(printed("1\n"), printed("two\n"), error("ValueError"), error("ImportError"), tags=(2,))
+    result = runtimes.Result()
+    runtimes.compare("page", site, ran, result)
+    assert result.failed == ["page cell 4: ImportError: no"]  # an expected error is no failure
+    assert result.differ == ["page cell 2: stdout: the site has '2', here 'two'"]
+    assert result.clean == 0

@@ -24,33 +24,33 @@ CI_ENV = "GITHUB_ACTIONS"  # "true" in GitHub Actions
 
 @dataclass(frozen=True)
 class Requirement:
-    """One entry of a framework's ``requires``: ``name>=oldest`` or ``name>=oldest,<unchecked``.
+    """One entry of a framework's ``requires``: ``name>=oldest`` or ``name>=oldest,<beyond``.
 
     ``name`` is both what pip installs and what Python imports ("python" for the
-    interpreter itself). ``oldest`` is the oldest version the chapter runs on;
-    ``unchecked`` the first version nobody has run it on yet (newer ones are kept, not
-    replaced, since they may well work).
+    interpreter itself). ``oldest`` is the oldest version the chapter runs on (older ones
+    are upgraded); ``beyond`` the first version past the supported range (pip installs
+    below it; a newer one already installed is kept, not replaced: it may well work).
     """
 
     name: str
     oldest: str
-    unchecked: str | None = None
+    beyond: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.name}>={self.oldest}" + (f",<{self.unchecked}" if self.unchecked else "")
+        return f"{self.name}>={self.oldest}" + (f",<{self.beyond}" if self.beyond else "")
 
 
 REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z][\w.-]*)\s*>=\s*(?P<oldest>\d[\w.]*)"
-                         r"(\s*,\s*<\s*(?P<unchecked>\d[\w.]*))?$")
+                         r"(\s*,\s*<\s*(?P<beyond>\d[\w.]*))?$")
 
 
 def parse_requirement(text: str, framework: str, where: str = CONFIG_FILE) -> Requirement:
     match = REQUIREMENT.match(str(text).strip())
     if not match:
-        raise BookError(f"requires entry {text!r} must read NAME>=OLDEST or NAME>=OLDEST,<UNCHECKED "
+        raise BookError(f"requires entry {text!r} must read NAME>=OLDEST or NAME>=OLDEST,<BEYOND "
                         "(e.g. \"torch>=2.11,<3\"): the set-up cell installs the range and never "
                         "downgrades", path=where, framework=framework)
-    return Requirement(match["name"], match["oldest"], match["unchecked"])
+    return Requirement(match["name"], match["oldest"], match["beyond"])
 
 
 @dataclass(frozen=True)

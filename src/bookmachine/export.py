@@ -34,7 +34,7 @@ SETUP_TEMPLATE = string.Template('''\
 # somewhere else (a path, a wheel, a pip URL), set BOOK_PACKAGE_SOURCE.
 import importlib.metadata, importlib.util, os, platform, re, subprocess, sys
 $env
-# What this notebook needs: package -> (oldest supported version, first one not checked yet).
+# What this notebook needs: package -> (oldest supported version, first one past the range).
 NEEDS = $needs
 PYTHON = "$python"  # the oldest supported Python
 BOOK = os.environ.get("$package_env") or "$package"
@@ -55,12 +55,12 @@ if release(platform.python_version()) < release(PYTHON):
                        f"made in a terminal by `conda create -y -n layers python={PYTHON} ipykernel`")
 providers = importlib.metadata.packages_distributions()  # import name -> installed packages
 lacking, wanted = [], []
-for name, (oldest, unchecked) in NEEDS.items():
+for name, (oldest, beyond) in NEEDS.items():
     package = providers.get(name, [name])[0]  # what provides `import name`, e.g. tensorflow-cpu
     have = importlib.metadata.version(package) if name in providers else None
-    spec = f"{package}>={oldest}" + (f",<{unchecked}" if unchecked else "")
-    if have and unchecked and release(have) >= release(unchecked):
-        wanted.append(f"{package}=={have}")  # newer than checked, but it may well work: kept
+    spec = f"{package}>={oldest}" + (f",<{beyond}" if beyond else "")
+    if have and beyond and release(have) >= release(beyond):
+        wanted.append(f"{package}=={have}")  # newer than the range, but it may well work: kept
     elif have and release(have) >= release(oldest):
         wanted.append(spec)  # fits: pip keeps it (and keeps it in range)
     else:
@@ -86,7 +86,7 @@ def setup_cell(config: BookConfig, framework: Framework, ref: str) -> str:
     env = "".join(f'\nos.environ.setdefault("{k}", "{v}")' for k, v in framework.env.items())
     if env:
         env = "# Keep framework start-up logs out of the outputs." + env
-    needs = "{" + ", ".join(f'"{r.name}": ("{r.oldest}", ' + (f'"{r.unchecked}")' if r.unchecked else "None)")
+    needs = "{" + ", ".join(f'"{r.name}": ("{r.oldest}", ' + (f'"{r.beyond}")' if r.beyond else "None)")
                             for r in framework.requires if r.name != "python") + "}"
     python = next((r.oldest for r in framework.requires if r.name == "python"), "3")
     package = config.package_source or (
