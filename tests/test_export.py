@@ -132,7 +132,7 @@ def test_with_everything_there_it_does_nothing_and_prints_nothing(sandbox):
     assert sandbox.versions() == "fwalpha 1.3, no fwbeta"  # although 1.5 is there to take
 
 
-def test_a_newer_version_than_checked_is_kept_while_the_package_is_installed(sandbox):
+def test_a_version_newer_than_the_range_is_kept_while_the_package_is_installed(sandbox):
     sandbox.start_with("fwalpha==2.5")
     [(stream, [line])] = lines(sandbox.run_setup(REQUIRES, BOOK_PACKAGE_SOURCE=str(sandbox.book)))
     assert "no layers-modules" in line and "fwalpha 2.5" not in line.split(":")[1]

@@ -238,3 +238,36 @@ def test_an_exported_notebook_runs_top_to_bottom_in_jupyter(built_book, tmp_path
     errors = [o for c in code_cells for o in c["outputs"] if o["output_type"] == "error"
               and "raises-exception" not in c["metadata"].get("tags", [])]
     assert not errors
+
+
+@pytest.mark.build
+def test_every_link_to_the_repository_names_the_one_being_published(built_book):
+    """The theme's repository button too: $GITHUB_REPOSITORY in CI, else the git remote or _config.yml."""
+    links = 0
+    for page in sorted((built_book / "html").rglob("*.html")):
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        for a in soup.select('a[href^="https://github.com/"]'):
+            assert a["href"].rstrip("/") == CONFIG.repository_url, (page, a["href"])
+            links += 1
+    assert links >= len(DOCNAMES)  # the source-repository button of every page
+
+
+def test_a_build_in_ci_points_every_link_and_the_set_up_cell_at_the_published_repository(tiny_book):
+    import os
+
+    root = tiny_book({"page": "# Title\n" + code("x = 1", "alpha") + code("x = 2", "beta")})
+    config_file = root / "_config.yml"
+    config_file.write_text(config_file.read_text() + "html:\n  use_repository_button: true\n")
+    env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_REPOSITORY="someone/fork", GITHUB_SHA="abc1234")
+    env.pop("BOOK_PACKAGE_SOURCE", None)
+    result = subprocess.run([sys.executable, "-m", "bookmachine", "--root", str(root), "build"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[bookmachine] repository https://github.com/someone/fork (from GITHUB_REPOSITORY)" in result.stdout
+    soup = BeautifulSoup((root / "_build" / "html" / "page.html").read_text(), "html.parser")
+    button = soup.select_one("a.btn-source-repository-button")
+    assert button["href"] == "https://github.com/someone/fork"
+    launches = [a["href"] for a in soup.select("a.launch-link") if a["data-service"] != "download"]
+    assert launches and all("/github/someone/fork/blob/notebooks/" in href for href in launches)
+    notebook = json.loads((root / "_build" / "notebooks" / "alpha" / "page.ipynb").read_text())
+    assert '"layers-modules @ git+https://github.com/someone/fork@abc1234"' in "".join(notebook["cells"][0]["source"])
