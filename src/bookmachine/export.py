@@ -60,12 +60,10 @@ for name, (oldest, beyond) in NEEDS.items():
     have = importlib.metadata.version(package) if name in providers else None
     spec = f"{package}>={oldest}" + (f",<{beyond}" if beyond else "")
     if have and beyond and release(have) >= release(beyond):
-        wanted.append(f"{package}=={have}")  # newer than the range, but it may well work: kept
-    elif have and release(have) >= release(oldest):
-        wanted.append(spec)  # fits: pip keeps it (and keeps it in range)
-    else:
+        spec = f"{package}=={have}"  # newer than the range, but it may well work: kept
+    elif not have or release(have) < release(oldest):
         lacking.append(f"{package} {have}" if have else f"no {name}")
-        wanted.append(spec)
+    wanted.append(spec)  # pip keeps an installed version that fits
 if importlib.util.find_spec("$package_module") is None:
     lacking.append("no $package_name (this book's package)")
     wanted.append(BOOK)
