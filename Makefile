@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 MXNET_ENV := $(if $(findstring mxnet,$(SKIP)),,.venv-mxnet/.installed)
 export BOOKMACHINE_SKIP := $(SKIP)
 
-.PHONY: setup book test browser newest-releases benchmark clean
+.PHONY: setup book test browser newest-releases runtimes benchmark clean
 
 setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels node_modules/.installed browser
 
@@ -55,6 +55,12 @@ test:
 # readers get). Not part of `make test`: it downloads several GB.
 newest-releases: book
 	$(PY) checks/newest_releases.py
+
+# Every launchable notebook where readers open it (runtimes/: Colab, Studio Lab, a
+# plain local Jupyter), each through its own set-up cell. Not part of `make test`
+# (Colab's and Studio Lab's frameworks are several GB); `make test` runs the local one.
+runtimes: book
+	$(PY) checks/runtimes.py
 
 benchmark: setup
 	$(PY) benchmarks/build_speed.py

@@ -67,9 +67,9 @@ def make_targets():
 
 
 def test_the_workflows_call_the_readme_commands_and_nothing_else():
-    publish, newest = workflow("publish.yml"), workflow("newest-releases.yml")
+    publish, newest, weekly = workflow("publish.yml"), workflow("newest-releases.yml"), workflow("runtimes.yml")
     readme = (ROOT / "README.md").read_text()
-    for flow in (publish, newest):
+    for flow in (publish, newest, weekly):
         lines = run_lines(flow)
         for line in lines:
             # no second way to build: no direct jupyter-book, sphinx, pip or npm
@@ -79,8 +79,31 @@ def test_the_workflows_call_the_readme_commands_and_nothing_else():
     assert "make test" in run_lines(publish) and "make test" in readme
     assert any("bookmachine notebooks-branch" in line for line in run_lines(publish))
     assert "make newest-releases" in " ".join(run_lines(newest))
-    assert "schedule" in newest[True] and "workflow_dispatch" in newest[True]  # YAML reads `on` as True
+    for flow in (newest, weekly):
+        assert "schedule" in flow[True] and "workflow_dispatch" in flow[True]  # YAML reads `on` as True
     assert publish[True]["push"]["branches"] == ["main"]
+
+
+def test_the_weekly_runtimes_check_takes_colabs_list_runs_every_profile_and_fails_when_colab_moves():
+    steps = workflow("runtimes.yml")["jobs"]["runtimes"]["steps"]
+    commands = [step.get("run", "") for step in steps]
+    refresh = next(i for i, run in enumerate(commands) if "checks/runtimes.py refresh-colab" in run)
+    profiles = next(i for i, run in enumerate(commands) if "make runtimes" in run)
+    moved = next(i for i, run in enumerate(commands) if "colab.diff" in run and "exit 1" in run)
+    assert refresh < profiles < moved  # Colab's newest list is what the notebooks run against
+    assert "googlecolab/backend-info" in commands[refresh]
+    assert "git diff runtimes/colab.txt" in commands[refresh]
+    assert steps[moved]["if"] == "${{ !cancelled() }}"  # reported even when a notebook failed too
+    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
+    wanted = {book_config_python(path) for path in (ROOT / "runtimes").glob("*.txt")}
+    assert wanted <= set(python["with"]["python-version"].split()), "a profile's Python is not set up"
+    assert python["with"]["python-version"].split()[-1] == "3.11"  # the book's own, the default
+    readme = (ROOT / "README.md").read_text()
+    assert "make runtimes" in readme and "refresh-colab" in readme
+
+
+def book_config_python(profile):
+    return re.search(r"^# python: (\S+)", profile.read_text(), re.M).group(1)
 
 
 def test_publish_deploys_pages_and_pins_the_notebooks_to_the_commit():
@@ -224,3 +247,36 @@ def test_an_exported_notebook_runs_top_to_bottom_in_jupyter(built_book, tmp_path
     errors = [o for c in code_cells for o in c["outputs"] if o["output_type"] == "error"
               and "raises-exception" not in c["metadata"].get("tags", [])]
     assert not errors
+
+
+@pytest.mark.build
+def test_every_link_to_the_repository_names_the_one_being_published(built_book):
+    """The theme's repository button too: $GITHUB_REPOSITORY in CI, else the git remote or _config.yml."""
+    links = 0
+    for page in sorted((built_book / "html").rglob("*.html")):
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        for a in soup.select('a[href^="https://github.com/"]'):
+            assert a["href"].rstrip("/") == CONFIG.repository_url, (page, a["href"])
+            links += 1
+    assert links >= len(DOCNAMES)  # the source-repository button of every page
+
+
+def test_a_build_in_ci_points_every_link_and_the_set_up_cell_at_the_published_repository(tiny_book):
+    import os
+
+    root = tiny_book({"page": "# Title\n" + code("x = 1", "alpha") + code("x = 2", "beta")})
+    config_file = root / "_config.yml"
+    config_file.write_text(config_file.read_text() + "html:\n  use_repository_button: true\n")
+    env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_REPOSITORY="someone/fork", GITHUB_SHA="abc1234")
+    env.pop("BOOK_PACKAGE_SOURCE", None)
+    result = subprocess.run([sys.executable, "-m", "bookmachine", "--root", str(root), "build"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[bookmachine] repository https://github.com/someone/fork (from GITHUB_REPOSITORY)" in result.stdout
+    soup = BeautifulSoup((root / "_build" / "html" / "page.html").read_text(), "html.parser")
+    button = soup.select_one("a.btn-source-repository-button")
+    assert button["href"] == "https://github.com/someone/fork"
+    launches = [a["href"] for a in soup.select("a.launch-link") if a["data-service"] != "download"]
+    assert launches and all("/github/someone/fork/blob/notebooks/" in href for href in launches)
+    notebook = json.loads((root / "_build" / "notebooks" / "alpha" / "page.ipynb").read_text())
+    assert '"layers-modules @ git+https://github.com/someone/fork@abc1234"' in "".join(notebook["cells"][0]["source"])

@@ -37,6 +37,8 @@ def build(args) -> int:
     config = book_config.load(args.root, skip=args.skip)
     kernels.check(config)
     mathjax.source(config.root, config.mathjax_path)
+    package = f"; notebooks install the package from {config.package_source}" if config.package_source else ""
+    print(f"[bookmachine] repository {config.repository_url} (from {config.repository_source}){package}")
     started = time.perf_counter()
     book = prepare(config, workers=args.jobs)  # fails here, before Sphinx, on bad input
     stats = book.stats

@@ -10,38 +10,89 @@ from __future__ import annotations
 
 import base64
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from .config import BookConfig, Framework
+from .config import PACKAGE_SOURCE_ENV, BookConfig, Framework
 from .errors import BookError
 from .job import Job
 
 PACKAGE = "layers_modules"  # the teaching package the notebooks import
 
-# The set-up cell. It must run unchanged on Colab, Studio Lab and a local
-# machine: there it installs nothing, and it never touches the frameworks,
-# which the hosted services already ship (pinning them breaks those runtimes).
-SETUP_TEMPLATE = '''\
-# Set-up: on Colab or SageMaker Studio Lab, install this book's small package
-# (never the frameworks: those services already have them). Locally: nothing.
-import importlib.util, os, subprocess, sys
-{env}
-HOSTED = "google.colab" in sys.modules or os.path.isdir("/home/studio-lab-user")
-if HOSTED and importlib.util.find_spec("{package}") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "{requirement}"], check=True)'''
+# The set-up cell: the first thing a reader sees, so short and plain. It decides by
+# what is installed, never by which service runs it, so it behaves the same on Colab,
+# Studio Lab, Kaggle and a reader's own Jupyter; in the book's build, where everything
+# is installed at the pins, it does nothing and prints nothing. Each framework's range
+# comes from its `requires` in _config.yml. Placeholders: $name (string.Template).
+SETUP_TEMPLATE = string.Template('''\
+# Set-up, the same on Colab, Studio Lab, Kaggle and your own Jupyter: install what this
+# notebook needs and lacks, upgrade a package only if it is older than this chapter
+# supports, and never replace a version that works. To take this book's package from
+# somewhere else (a path, a wheel, a pip URL), set BOOK_PACKAGE_SOURCE.
+import importlib.metadata, importlib.util, os, platform, re, subprocess, sys
+$env
+# What this notebook needs: package -> (oldest supported version, first one past the range).
+NEEDS = $needs
+PYTHON = "$python"  # the oldest supported Python
+BOOK = os.environ.get("$package_env") or "$package"
+
+
+class SetupStopped(Exception):
+    def _render_traceback_(self):  # Jupyter shows this one line, not a traceback
+        return [f"Set-up stopped: {self}"]
+
+
+def release(version):  # "2.11.0+cpu" -> (2, 11, 0)
+    return tuple(int(n) for n in re.findall(r"\\d+", version.split("+")[0]))
+
+
+if release(platform.python_version()) < release(PYTHON):
+    raise SetupStopped(f"this kernel runs Python {platform.python_version()}; this notebook needs "
+                       f"Python {PYTHON} or newer. Fix: pick a kernel with a newer Python, e.g. one "
+                       f"made in a terminal by `conda create -y -n layers python={PYTHON} ipykernel`")
+providers = importlib.metadata.packages_distributions()  # import name -> installed packages
+lacking, wanted = [], []
+for name, (oldest, beyond) in NEEDS.items():
+    package = providers.get(name, [name])[0]  # what provides `import name`, e.g. tensorflow-cpu
+    have = importlib.metadata.version(package) if name in providers else None
+    spec = f"{package}>={oldest}" + (f",<{beyond}" if beyond else "")
+    if have and beyond and release(have) >= release(beyond):
+        spec = f"{package}=={have}"  # newer than the range, but it may well work: kept
+    elif not have or release(have) < release(oldest):
+        lacking.append(f"{package} {have}" if have else f"no {name}")
+    wanted.append(spec)  # pip keeps an installed version that fits
+if importlib.util.find_spec("$package_module") is None:
+    lacking.append("no $package_name (this book's package)")
+    wanted.append(BOOK)
+if lacking:
+    command = "pip install " + " ".join(f"'{w}'" for w in wanted)
+    print(f"Set-up: this kernel has {', '.join(lacking)}, so: {command}", flush=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-color", *wanted],
+                         capture_output=True, text=True)
+    if pip.returncode:
+        said = (pip.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("ERROR: ")
+        raise SetupStopped(f"this kernel has {', '.join(lacking)}, and pip could not install what "
+                           f"this notebook needs (pip: {said}). Fix: %{command}")
+    importlib.invalidate_caches()''')
 
 
 def setup_cell(config: BookConfig, framework: Framework, ref: str) -> str:
-    env = "\n".join(f'os.environ.setdefault("{k}", "{v}")' for k, v in framework.env.items())
+    """The set-up cell of ``framework``'s notebooks, installing the package at ``ref``."""
+    env = "".join(f'\nos.environ.setdefault("{k}", "{v}")' for k, v in framework.env.items())
     if env:
-        env = "# Keep framework start-up logs out of the outputs.\n" + env
-    url = config.repository_url.replace("https://", "")
-    requirement = f"{PACKAGE.replace('_', '-')} @ git+https://{url}@{ref}"
-    return SETUP_TEMPLATE.format(env=env, package=PACKAGE, requirement=requirement).replace("\n\n", "\n")
+        env = "# Keep framework start-up logs out of the outputs." + env
+    needs = "{" + ", ".join(f'"{r.name}": ("{r.oldest}", ' + (f'"{r.beyond}")' if r.beyond else "None)")
+                            for r in framework.requires if r.name != "python") + "}"
+    python = next((r.oldest for r in framework.requires if r.name == "python"), "3")
+    package = config.package_source or (
+        f"{PACKAGE.replace('_', '-')} @ git+{config.repository_url}@{ref}")
+    return SETUP_TEMPLATE.substitute(
+        env=env, needs=needs, python=python, package=package,
+        package_env=PACKAGE_SOURCE_ENV, package_module=PACKAGE,
+        package_name=PACKAGE.replace("_", "-"))
 
 
 # --- MyST -> plain Jupyter Markdown ------------------------------------------
@@ -154,13 +205,45 @@ def read_citations(bibfile: Path) -> dict[str, Citation]:
     return citations
 
 
+SOLUTION = "Solution"  # the heading above each worked solution in a notebook
+HEADING = re.compile(r"^(#{1,6})\s", re.M)
+
+
+def hide_solution(cell: nbformat.NotebookNode) -> None:
+    """Collapse a solution cell in JupyterLab (and, for code, in Colab's form view)."""
+    cell.metadata["jupyter"] = {"source_hidden": True}
+    if cell.cell_type == "code":
+        cell.metadata["jupyter"]["outputs_hidden"] = True
+        cell.metadata["cellView"] = "form"  # Colab shows the title line, hides the code
+        cell.source = f"#@title {SOLUTION}\n" + cell.source
+
+
+def solution_heading(cells: list, index: int) -> nbformat.NotebookNode:
+    """A heading one level below the last one above it, so it nests in the outline."""
+    levels = [len(m.group(1)) for c in cells if c.cell_type == "markdown"
+              for m in HEADING.finditer(c.source)]
+    level = min((levels[-1] if levels else 1) + 1, 6)
+    return nbformat.v4.new_markdown_cell(f"{'#' * level} {SOLUTION}", id=f"solution-{index}",
+                                         metadata={"id": f"solution-{index}"})
+
+
+def ends_section(cells: list, heading: nbformat.NotebookNode, end: int) -> bool:
+    """Whether the solution under ``heading`` (ending before ``cells[end]``) is its whole section."""
+    if end == len(cells):
+        return True
+    after = cells[end]
+    match = HEADING.match(after.source) if after.cell_type == "markdown" else None
+    return bool(match) and len(match.group(1)) <= len(HEADING.match(heading.source).group(1))
+
+
 def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.NotebookNode:
-    """The reader's notebook for one job, outputs included."""
+    """The reader's notebook for one job, outputs included; solutions start collapsed."""
     exporter = MarkdownExporter(job.path.parent, citations)
     outputs = iter(job.outputs)
     setup = next(outputs)
     cells = [nbformat.v4.new_code_cell(job.setup, id="setup", outputs=nbformat.from_dict(setup["outputs"]),
                                        execution_count=setup["execution_count"])]
+    solutions = []  # [Solution heading, index in cells just past its solution], per solution
     for cell in job.cells:
         cell_id = f"cell-{cell.index}"
         if cell.kind == "markdown":
@@ -179,8 +262,21 @@ def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.Noteboo
         tags = [t for t in cell.tags if t.startswith("nbval") or t == "raises-exception"]
         if tags:
             nb_cell.metadata["tags"] = tags
-        cells.append(nb_cell)
+        if cell.has("solution"):
+            if not solutions or solutions[-1][1] != len(cells):  # a new solution starts
+                solutions.append([solution_heading(cells, cell.index), None])
+                cells.append(solutions[-1][0])
+            hide_solution(nb_cell)
+            cells.append(nb_cell)
+            solutions[-1][1] = len(cells)
+        else:
+            cells.append(nb_cell)
     notebook = nbformat.v4.new_notebook(cells=cells)
+    # Colab folds a heading's section when the notebook says so; only where the
+    # solution is the whole section, so that nothing after it is folded away.
+    folded = [heading.id for heading, end in solutions if ends_section(cells, heading, end)]
+    if folded:
+        notebook.metadata["colab"] = {"collapsed_sections": folded}
     fw = job.framework
     # Hosted services know the kernel "python3" only; a framework that runs
     # only locally names its own kernel, which `make setup` installs.

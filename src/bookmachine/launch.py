@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .config import BookConfig, Framework
+from .config import REPOSITORY_ENV, BookConfig, Framework, published_repository
 from .errors import BookError
 from .export import notebook_name
 
@@ -17,12 +17,21 @@ DOWNLOAD_DIR = "_notebooks"  # where the site keeps a copy of each notebook
 
 
 def github_repo(config: BookConfig) -> str:
-    """``owner/name`` of the repository the notebooks branch lives in."""
+    """``owner/name`` of the repository the notebooks branch lives in.
+
+    In CI, a link to any repository but the one being published is an error: readers
+    would open another repository's notebooks (or a placeholder's 404).
+    """
     url = config.repository_url
     prefix = "https://github.com/"
     if not url.startswith(prefix):
-        raise ValueError(f"repository.url must be a GitHub URL, not {url!r}")
-    return url[len(prefix):].removesuffix(".git")
+        raise BookError(f"repository.url must be a GitHub URL, not {url!r}", path="_config.yml")
+    repo = url[len(prefix):].removesuffix(".git")
+    published = published_repository()
+    if published and repo.lower() != published.lower():
+        raise BookError(f"launch links would point at {repo}, but CI publishes {published} "
+                        f"(${REPOSITORY_ENV}); the repository URL comes from {config.repository_source}")
+    return repo
 
 
 def branch_path(framework: Framework, docname: str) -> str:

@@ -121,6 +121,8 @@ def machine_fingerprint() -> str:
 def configure(app: Sphinx, config) -> None:
     config.bookmachine_fingerprint = machine_fingerprint()
     config.html_static_path.append(str(Path(__file__).parent / "static"))
+    # The theme's repository button: the repository being published, as the launch links.
+    config.html_theme_options["repository_url"] = book_config.load(app.srcdir, skip="").repository_url
 
 
 def setup(app: Sphinx) -> dict:

@@ -1,0 +1,131 @@
+"""Where readers open the notebooks: the runtime profiles, Colab's transcription, and the
+cheap profile (a reader's own Jupyter, from local wheels) run for real in `make test`.
+
+The other profiles (Colab's runtime, Studio Lab's) download several GB of frameworks:
+`make runtimes` runs them, and the weekly runtimes workflow.
+"""
+
+import re
+import sys
+import time
+
+import pytest
+
+from bookmachine import config as book_config
+from conftest import ROOT, SUMMARY_LINES
+
+sys.path.insert(0, str(ROOT / "checks"))
+import runtimes  # noqa: E402
+
+CONFIG = book_config.load(ROOT)
+PROFILES = sorted((ROOT / "runtimes").glob("*.txt"))
+
+
+def pins(path):
+    return dict(re.findall(r"^([\w.-]+)==(\S+)$", path.read_text(), re.M))
+
+
+def test_every_profile_names_its_python_and_frameworks_and_every_framework_has_a_home():
+    profiles = [runtimes.read_profile(path, CONFIG.keys) for path in PROFILES]
+    assert {"colab", "studiolab", "local"} <= {p.name for p in profiles}
+    for profile in profiles:
+        assert re.fullmatch(r"3\.\d+", profile.python), profile.name
+        service = profile.name.split("-")[0]
+        if service in ("colab", "studiolab"):  # a hosted service runs what it has a launch link for
+            assert set(profile.frameworks) == {fw.key for fw in CONFIG.frameworks if service in fw.launch}
+    local = {key for p in profiles if p.name.startswith("local") for key in p.frameworks}
+    assert local == set(CONFIG.keys)  # a downloaded notebook of any framework is checked somewhere
+
+
+def test_the_colab_profile_pins_colabs_versions_of_the_frameworks():
+    colab = pins(ROOT / "runtimes" / "colab.txt")
+    text = (ROOT / "runtimes" / "colab.txt").read_text()
+    assert re.search(r"at commit [0-9a-f]{7} of \d{4}-\d{2}-\d{2}", text)  # where it came from
+    for fw in CONFIG.frameworks:
+        if "colab" in fw.launch:
+            for requirement in fw.requires:
+                if requirement.name != "python":
+                    assert requirement.name in colab, requirement.name  # transcribed, not guessed
+
+
+FREEZE = """\
+# Do not modify this file directly
+flax==0.11.2
+google-colab @ file:///colabtools/dist/google_colab-1.0.0.tar.gz
+ipykernel==6.17.1
+jax==0.7.2
+numpy==2.1.3
+pandas==2.2.3
+torch @ https://download.pytorch.org/whl/cpu/torch-2.11.0%2Bcpu-cp313-cp313-manylinux_2_28_x86_64.whl
+"""
+
+
+def test_colabs_list_is_transcribed_with_its_source_python_and_what_the_chapter_uses():
+    text = runtimes.transcribe_colab(FREEZE, "Ubuntu 22.04.5 LTS\nPython 3.13.15\n", "a724079",
+                                     "2026-08-19", CONFIG)
+    assert "at commit a724079 of 2026-08-19" in text
+    assert "# python: 3.13\n" in text
+    assert "# frameworks: " + ", ".join(fw.key for fw in CONFIG.frameworks if "colab" in fw.launch) in text
+    assert pins_of(text) == {"flax": "0.11.2", "ipykernel": "6.17.1", "jax": "0.7.2", "numpy": "2.1.3",
+                             "torch": "2.11.0"}  # a URL's wheel by its version; pandas, google-colab dropped
+
+
+def pins_of(text):
+    return dict(re.findall(r"^([\w.-]+)==(\S+)$", text, re.M))
+
+
+@pytest.mark.build
+def test_a_downloaded_notebook_runs_in_a_plain_local_jupyter_through_its_own_set_up_cell(built_book):
+    """The local profiles: Python 3.11 with the frameworks at the book's pins, without the
+    book's package. Every notebook runs clean, its first one installs the package from
+    this checkout (BOOK_PACKAGE_SOURCE), no framework moves, and every output is the site's."""
+    keys = [fw.key for fw in CONFIG.built]
+    started = time.perf_counter()
+    status, rows, problems = runtimes.run(profile_names=["local", "local-mxnet"], framework_keys=keys)
+    seconds = time.perf_counter() - started
+    assert status == 0 and not problems, problems
+    assert sorted(key for _, _, key, _ in rows) == sorted(keys)
+    for profile, python, key, result in rows:
+        assert not isinstance(result, str), f"{profile.name}/{key} skipped: {result}"
+        assert result.notebooks > 0 and result.clean == result.notebooks, (key, result.failed)
+        assert result.differ == [], (key, result.differ)  # same versions as the site: same outputs
+        [line] = result.setup_lines  # the first notebook installs the package; the others find it
+        wanted = [str(r).replace("tensorflow>", "tensorflow_cpu>")  # the build the profile has
+                  for r in CONFIG.framework(key).requires if r.name != "python"]
+        assert re.fullmatch(r"Set-up: this kernel has no layers-modules \(this book's package\), so: "
+                            + re.escape("pip install " + " ".join(f"'{w}'" for w in wanted))
+                            + r" '/\S+/checkout'", line), line  # a copy of this checkout's package
+        book_pins = pins(ROOT / ("requirements-mxnet.txt" if key == "mxnet" else "requirements.txt"))
+        for name_version in result.versions.split(", "):  # what the set-up cell left: the pins
+            name, version = name_version.split(" ")
+            assert version.split("+")[0] == book_pins[name if name != "tensorflow" else "tensorflow-cpu"]
+    SUMMARY_LINES.append(f"local runtime profiles: {sum(r.notebooks for *_, r in rows)} notebooks through "
+                         f"their set-up cells in {seconds:.0f} s")
+    SUMMARY_LINES.extend(runtimes.table(rows).splitlines())
+
+
+def test_the_report_counts_failed_cells_and_outputs_that_differ_from_the_site():
+    import nbformat
+
+    def notebook(*outputs, tags=()):
+        cells = [nbformat.v4.new_code_cell("setup", id="setup")]
+        for n, output in enumerate(outputs):
+            cell = nbformat.v4.new_code_cell("x", id=f"c{n}", outputs=[nbformat.from_dict(output)])
+            if n in tags:
+                cell.metadata["tags"] = ["raises-exception"]
+            cells.append(cell)
+        return nbformat.v4.new_notebook(cells=cells)
+
+    def printed(text):
+        return {"output_type": "stream", "name": "stdout", "text": text}
+
+    def error(name):
+        return {"output_type": "error", "ename": name, "evalue": "no", "traceback": []}
+
+    site = notebook(printed("1\n"), printed("2\n"), error("ValueError"), printed("4\n"), tags=(2,))
+    ran = notebook(printed("1\n"), printed("two\n"), error("ValueError"), error("ImportError"), tags=(2,))
+    result = runtimes.Result()
+    runtimes.compare("page", site, ran, result)
+    assert result.failed == ["page cell 4: ImportError: no"]  # an expected error is no failure
+    assert result.differ == ["page cell 2: stdout: the site has '2', here 'two'"]
+    assert result.clean == 0
