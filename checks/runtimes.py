@@ -204,22 +204,31 @@ def run_notebook(notebook, python: Path, env: dict, cwd: Path):
 # --- what a reader sees ----------------------------------------------------------------
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Where an environment lives differs by machine, and messages name files in it
+# (a warning's source line, "while tracing the function apply at ..."): those
+# folders are the only text compared loosely.
+ENVIRONMENT_PATH = re.compile(r"/\S*?/site-packages/|/\S*?/ipykernel_\d+/\d+\.py")
+
+
+def same_anywhere(text: str) -> str:
+    return ENVIRONMENT_PATH.sub("<environment>/", text)
 
 
 def visible(cell) -> list:
-    """A cell's outputs as a reader reads them: text, result reprs, errors (not tracebacks)."""
+    """A cell's outputs as a reader reads them: text, result reprs, errors (not tracebacks);
+    the folders of the environment they ran in left out."""
     shown = []
     for output in cell.get("outputs", []):
         kind = output["output_type"]
         if kind == "stream":
             if shown and shown[-1][0] == output["name"]:  # chunking of a stream is not output
-                shown[-1] = (output["name"], shown[-1][1] + output["text"])
+                shown[-1] = (output["name"], shown[-1][1] + same_anywhere(output["text"]))
             else:
-                shown.append((output["name"], output["text"]))
+                shown.append((output["name"], same_anywhere(output["text"])))
         elif kind in ("execute_result", "display_data"):
-            shown.append(("data", output["data"].get("text/plain", ""), sorted(output["data"])))
+            shown.append(("data", same_anywhere(output["data"].get("text/plain", "")), sorted(output["data"])))
         elif kind == "error":
-            shown.append(("error", output["ename"], ANSI.sub("", output["evalue"])))
+            shown.append(("error", output["ename"], same_anywhere(ANSI.sub("", output["evalue"]))))
     return shown
 
 

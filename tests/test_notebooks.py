@@ -57,7 +57,11 @@ def test_notebooks_hold_no_book_markup_and_no_framework_tags(built_book):
 def test_notebooks_are_standalone_and_carry_their_outputs(built_book):
     for fw, page, path in exported(built_book):
         notebook = nbformat.read(path, as_version=4)
-        assert notebook.cells[0].id == "setup" and "pip" in notebook.cells[0].source
+        setup = notebook.cells[0]
+        assert setup.id == "setup" and "pip" in setup.source
+        # Folded, with a title that says what it does (Colab's form view, JupyterLab).
+        assert setup.source.startswith("#@title Set-up:") and setup.metadata.cellView == "form"
+        assert setup.metadata.jupyter.source_hidden and "outputs_hidden" not in setup.metadata.jupyter
         code_cells = [c for c in notebook.cells[1:] if c.cell_type == "code"]
         if code_cells:
             assert any(c.outputs for c in code_cells), f"{path} has no outputs"

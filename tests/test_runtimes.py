@@ -129,3 +129,12 @@ def test_the_report_counts_failed_cells_and_outputs_that_differ_from_the_site():
     assert result.failed == ["page cell 4: ImportError: no"]  # an expected error is no failure
     assert result.differ == ["page cell 2: stdout: the site has '2', here 'two'"]
     assert result.clean == 0
+
+
+def test_the_folders_of_an_environment_are_the_only_text_compared_loosely():
+    site = "block.py warns: /work/main/.venv/lib/python3.11/site-packages/mxnet/gluon/block.py:657: 2 blocks\n"
+    here = "block.py warns: /tmp/runtime-x/env/lib/python3.11/site-packages/mxnet/gluon/block.py:657: 2 blocks\n"
+    traced = "tracing the function <lambda> at /tmp/ipykernel_{}/4187708920.py:2 for jit"
+    assert runtimes.same_anywhere(site) == runtimes.same_anywhere(here)
+    assert runtimes.same_anywhere(traced.format(8818)) == runtimes.same_anywhere(traced.format(91))
+    assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("2 blocks", "3 blocks"))

@@ -206,6 +206,7 @@ def read_citations(bibfile: Path) -> dict[str, Citation]:
 
 
 SOLUTION = "Solution"  # the heading above each worked solution in a notebook
+SETUP_TITLE = "Set-up: installs what this notebook lacks, never replaces a version that works"
 HEADING = re.compile(r"^(#{1,6})\s", re.M)
 
 
@@ -241,8 +242,12 @@ def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.Noteboo
     exporter = MarkdownExporter(job.path.parent, citations)
     outputs = iter(job.outputs)
     setup = next(outputs)
-    cells = [nbformat.v4.new_code_cell(job.setup, id="setup", outputs=nbformat.from_dict(setup["outputs"]),
-                                       execution_count=setup["execution_count"])]
+    # Folded like a solution (Colab's form view, JupyterLab's hidden source): its title
+    # says what it does, the code is one click away, and what it prints stays in view.
+    cells = [nbformat.v4.new_code_cell(f"#@title {SETUP_TITLE}\n" + job.setup, id="setup",
+                                       outputs=nbformat.from_dict(setup["outputs"]),
+                                       execution_count=setup["execution_count"],
+                                       metadata={"cellView": "form", "jupyter": {"source_hidden": True}})]
     solutions = []  # [Solution heading, index in cells just past its solution], per solution
     for cell in job.cells:
         cell_id = f"cell-{cell.index}"
