@@ -1,6 +1,7 @@
 """Publishing: the workflows, the notebooks branch, and every launch and download link."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -26,9 +27,15 @@ DOCNAMES = [source.docname for source in SOURCES]
 WITH_CODE = {(source.docname, key) for source in SOURCES for key in CONFIG.keys if has_code(source, key)}
 
 
-def bookmachine(*args, cwd=ROOT):
+def bookmachine(*args, cwd=ROOT, env=None):
     return subprocess.run([sys.executable, "-m", "bookmachine", *args], cwd=cwd,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
+
+
+def tiny_book_env(**settings) -> dict:
+    """The environment for building a test's own small book: this book's SKIP means nothing there."""
+    env = {k: v for k, v in os.environ.items() if k != "BOOKMACHINE_SKIP"}
+    return {**env, **settings}
 
 
 def workflow(name):
@@ -171,7 +178,7 @@ def launch_badge(service):
 
 def test_notebooks_branch_without_a_build_says_run_make_book(tiny_book, tmp_path):
     root = tiny_book({"page": "# Title\n" + code("x = 1", "alpha") + code("x = 2", "beta")})
-    result = bookmachine("--root", str(root), "notebooks-branch", str(tmp_path / "out"))
+    result = bookmachine("--root", str(root), "notebooks-branch", str(tmp_path / "out"), env=tiny_book_env())
     assert result.returncode == 1
     assert "_build/notebooks" in result.stderr and "run `make book` first" in result.stderr
     assert "Traceback" not in result.stderr
@@ -267,7 +274,7 @@ def test_a_build_in_ci_points_every_link_and_the_set_up_cell_at_the_published_re
     root = tiny_book({"page": "# Title\n" + code("x = 1", "alpha") + code("x = 2", "beta")})
     config_file = root / "_config.yml"
     config_file.write_text(config_file.read_text() + "html:\n  use_repository_button: true\n")
-    env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_REPOSITORY="someone/fork", GITHUB_SHA="abc1234")
+    env = tiny_book_env(GITHUB_ACTIONS="true", GITHUB_REPOSITORY="someone/fork", GITHUB_SHA="abc1234")
     env.pop("BOOK_PACKAGE_SOURCE", None)
     result = subprocess.run([sys.executable, "-m", "bookmachine", "--root", str(root), "build"],
                             capture_output=True, text=True, env=env)
