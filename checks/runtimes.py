@@ -206,12 +206,13 @@ def run_notebook(notebook, python: Path, env: dict, cwd: Path):
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Where an environment lives differs by machine, and messages name files in it
 # (a warning's source line, "while tracing the function apply at ..."): those
-# folders are the only text compared loosely.
-ENVIRONMENT_PATH = re.compile(r"/\S*?/site-packages/|/\S*?/ipykernel_\d+/\d+\.py")
+# places, and the line they point at in a library (which moves between
+# releases), are the only text compared loosely.
+ENVIRONMENT_PATH = re.compile(r"/\S*?/site-packages/(\S*?\.py:\d+)?|/\S*?/ipykernel_\d+/\d+\.py(:\d+)?")
 
 
 def same_anywhere(text: str) -> str:
-    return ENVIRONMENT_PATH.sub("<environment>/", text)
+    return ENVIRONMENT_PATH.sub(lambda m: "<environment>/" + re.sub(r":\d+$", ":<line>", m.group(1) or ""), text)
 
 
 def visible(cell) -> list:

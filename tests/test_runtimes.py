@@ -138,3 +138,5 @@ def test_the_folders_of_an_environment_are_the_only_text_compared_loosely():
     assert runtimes.same_anywhere(site) == runtimes.same_anywhere(here)
     assert runtimes.same_anywhere(traced.format(8818)) == runtimes.same_anywhere(traced.format(91))
     assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("2 blocks", "3 blocks"))
+    assert runtimes.same_anywhere(site) == runtimes.same_anywhere(here.replace("py:657", "py:654"))  # a release
+    assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("block.py", "other.py"))
