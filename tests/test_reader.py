@@ -282,6 +282,38 @@ def test_phone_page_never_scrolls_sideways_and_tab_rows_fit_one_line(new_reader,
     reader.assert_clean()
 
 
+# Each header select against the width its chosen name needs (in the select's own
+# font, measured on a canvas), and the controls against the theme's buttons.
+HEADER_FIT = """() => {
+    const context = document.createElement('canvas').getContext('2d');
+    const selects = [...document.querySelectorAll('.bd-header-article select')].map(s => {
+        context.font = getComputedStyle(s).font;
+        const name = s.selectedOptions[0].textContent;
+        return {name, width: s.clientWidth, needs: context.measureText(name).width};
+    });
+    const controls = document.querySelector('.bm-reader-controls').getBoundingClientRect();
+    const buttons = document.querySelector('.header-article-items__end').getBoundingClientRect();
+    const sideBySide = controls.top < buttons.bottom && buttons.top < controls.bottom;
+    return {selects, clash: sideBySide && controls.right > buttons.left};
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 600, 1000, 1280])
+def test_header_shows_the_chosen_names_whole_at_any_width(new_reader, width):
+    longest = sorted(KEYS, key=lambda key: len(LABELS[key]))
+    reader = new_reader(viewport={"width": width, "height": 800})
+    for docname in PAGES:
+        reader.open(docname, f"?{GROUP}={longest[-1]}&compare={longest[-2]}")
+        fit = reader.page.evaluate(HEADER_FIT)
+        where = f"{docname} at {width} px"
+        assert [s["name"] for s in fit["selects"]] == [LABELS[longest[-1]], LABELS[longest[-2]]], where
+        for select in fit["selects"]:
+            # 16 px: the select's arrow, which its text never runs under
+            assert select["width"] >= select["needs"] + 16, f"{where}: {select['name']!r} is cut: {select}"
+        assert not fit["clash"], f"{where}: the controls run into the theme's buttons"
+    reader.assert_clean()
+
+
 def test_phone_selector_switches_the_framework(new_reader):
     reader = new_reader(viewport=PHONE)
     docname = next(p for p in PAGES if p != PAGES[0])

@@ -140,6 +140,22 @@
     item.append(box);
     if (header) header.append(item);
     else document.body.prepend(item);
+    controls.box = box;
+  };
+
+  // The controls share the theme's header row while every name in them shows
+  // whole. Where they would run into the theme's buttons (a phone, a column
+  // narrowed by the sidebars) they take a row of their own below them: measured,
+  // like the tab rows, because it depends on the names, the fonts and the sidebars.
+  const fitHeader = () => {
+    const header = document.querySelector(".bd-header-article");
+    const buttons = header && header.querySelector(".header-article-items__end");
+    if (!controls.box || !buttons) return;
+    header.classList.remove("bm-two-rows");
+    const crowded = controls.box.getBoundingClientRect().right > buttons.getBoundingClientRect().left;
+    header.classList.toggle("bm-two-rows", crowded);
+    // An anchor scrolled to must land below the taller header, not under it.
+    document.documentElement.style.scrollPaddingTop = crowded ? `${header.offsetHeight + 16}px` : "";
   };
 
   // --- compact selectors where a tab row would wrap -----------------------------
@@ -220,6 +236,7 @@
     buildControls();
     tabSets.forEach(addCompactSelect);
     reflect();
+    fitHeader();
     fitTabRows();
   });
 
@@ -249,9 +266,9 @@
   let resizing = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizing);
-    resizing = setTimeout(() => { fitTabRows(); updateScrollFocus(); }, 100);
+    resizing = setTimeout(() => { fitHeader(); fitTabRows(); updateScrollFocus(); }, 100);
   });
   window.addEventListener("hashchange", () => setTimeout(updateScrollFocus));
-  window.addEventListener("load", () => { fitTabRows(); updateScrollFocus(); });
-  document.fonts.ready.then(fitTabRows); // a web font may widen the labels after load
+  window.addEventListener("load", () => { fitHeader(); fitTabRows(); updateScrollFocus(); });
+  document.fonts.ready.then(() => { fitHeader(); fitTabRows(); }); // a web font may widen the labels
 })();
