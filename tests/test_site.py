@@ -9,6 +9,7 @@ from bs4 import BeautifulSoup
 from bookmachine import config as book_config
 from bookmachine.export import notebook_path
 from bookmachine.job import ANSI
+from bookmachine.merge import shorten_installed_paths
 from bookmachine.pipeline import toc_files
 from bookmachine.split import has_code, read_source
 from bookmachine.tabs import Solution, TabGroup, group
@@ -76,7 +77,8 @@ def first_line(output) -> str | None:
         text = output.data["text/plain"]
     else:
         return None
-    return next((" ".join(words(line)) for line in ANSI.sub("", text).splitlines() if words(line)), "")
+    text = shorten_installed_paths(ANSI.sub("", text))
+    return next((" ".join(words(line)) for line in text.splitlines() if words(line)), "")
 
 
 def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
@@ -127,6 +129,13 @@ def test_each_tab_holds_its_frameworks_prose_code_and_output(built_book):
                                 continue  # the same words are this framework's own too
                             assert whole not in panel_words, f"{source.docname} {label}: {other.label} prose"
     assert compared, "no output was compared"
+
+
+def test_no_page_names_the_build_machines_folders(built_book):
+    """A warning or error about a library file shows its path from site-packages on."""
+    for page in sorted((built_book / "html").rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert str(ROOT) not in text, f"{page.relative_to(built_book)} names this checkout's folder {ROOT}"
 
 
 def test_launch_bar_on_every_page_with_code_follows_the_frameworks(built_book):

@@ -22,6 +22,14 @@ from .tabs import Shared, Solution, TabGroup, directive, dropdown, fence, group,
 
 H1 = re.compile(r"^# .+$", re.M)
 TRUNCATED_LINES = 5  # of each text output of a `truncate-output` cell, on the site
+# A message about a file of an installed package names the folders of the machine
+# that built the book (/home/runner/work/.../.venv/lib/python3.11/site-packages/flax/...).
+# The site shows the path from `site-packages/` on; the notebooks keep it as it ran.
+INSTALLED_FILE = re.compile(r"(?:/[^\s'\"():]+)*/site-packages/")
+
+
+def shorten_installed_paths(text: str) -> str:
+    return INSTALLED_FILE.sub("…/site-packages/", text)
 
 
 class PageRenderer:
@@ -114,7 +122,7 @@ class PageRenderer:
 
     @staticmethod
     def _text(text: str, css: str, truncate: bool = False) -> str:
-        text = strip_ansi(text).rstrip("\n")
+        text = shorten_installed_paths(strip_ansi(text)).rstrip("\n")
         if not text:
             return ""
         lines = text.split("\n")
