@@ -1,7 +1,9 @@
 """Run every exported notebook against the newest framework releases.
 
 This is what a Colab reader gets next month. The script makes a throwaway
-virtual environment, installs the newest torch, jax/flax, tensorflow/keras
+virtual environment with the Python Colab runs (``# python:`` in
+``runtimes/colab.txt``; the newest jax and flax are not published for older
+ones), installs the newest torch, jax/flax, tensorflow/keras
 and this book's package there (unpinned, on purpose), runs each launchable
 notebook from ``_build/notebooks`` in that environment, and prints every cell
 that fails. Exit status 1 if any does. Not part of ``make test``; run it with
@@ -12,13 +14,14 @@ new releases, so it is left out.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+COLAB = ROOT / "runtimes" / "colab.txt"
 NEWEST = ["torch", "jax", "flax", "tensorflow", "keras", "numpy", "ipykernel", "nbclient", "nbformat", "pyyaml"]
 
 
@@ -52,6 +55,7 @@ def main() -> int:
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--frameworks", default="pytorch,jax,tensorflow,nnx")
     parser.add_argument("--keep", metavar="DIR", help="build the environment here and keep it")
+    parser.add_argument("--python", metavar="X.Y", help="default: the Python of runtimes/colab.txt")
     args = parser.parse_args()
     folder = ROOT / "_build" / "notebooks"
     frameworks = args.frameworks.split(",")
@@ -60,10 +64,19 @@ def main() -> int:
     if not folder.exists():
         print("no _build/notebooks: run `make book` first", file=sys.stderr)
         return 2
+    from runtimes import find_python  # checks/runtimes.py, beside this script (not needed --inside)
+
+    version = args.python or re.search(r"^# python: *(\S+)", COLAB.read_text(), re.M).group(1)
+    interpreter = find_python(version)
+    if interpreter is None:
+        print(f"no Python {version} (pyenv or python{version} on PATH): install it, "
+              f"or choose another with --python", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as scratch:
         env_dir = Path(args.keep or scratch) / "newest-venv"
-        venv.create(env_dir, with_pip=True, clear=True)
+        subprocess.run([str(interpreter), "-m", "venv", "--clear", str(env_dir)], check=True)
         python = env_dir / "bin" / "python"
+        print(f"Python {version} ({interpreter})")
         pip = [str(python), "-m", "pip", "install", "--quiet", "--upgrade"]
         subprocess.run(pip + NEWEST, check=True)
         subprocess.run(pip + ["--no-deps", str(ROOT)], check=True)
