@@ -14,12 +14,10 @@ BOOK_HTML=/some/copy/html tests a copy of the site instead (screenshots beside i
 from __future__ import annotations
 
 import functools
-import http.server
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,13 +26,11 @@ import pytest
 from bs4 import BeautifulSoup
 
 from bookmachine import config as book_config
+from bookmachine.pdf import CHROMIUM, CHROMIUM_ARGS, serve_site  # as the PDFs are printed
 from bookmachine.pipeline import toc_files
 from conftest import STAGE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 15_000
@@ -76,17 +72,8 @@ def site(request) -> Path:
 @pytest.fixture(scope="session")
 def server(site):
     """``_build/html`` served on 127.0.0.1, on a free port, for the whole session."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_site(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

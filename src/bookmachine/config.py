@@ -103,6 +103,7 @@ class BookConfig:
     repository_branch: str
     notebooks_branch: str
     skip: frozenset[str] = frozenset()
+    title: str = ""  # the book's `title` in _config.yml
     mathjax_path: str | None = None
     cell_timeout: int = CELL_TIMEOUT
     output_limit_kb: int = OUTPUT_LIMIT_KB
@@ -295,6 +296,7 @@ def load(root: Path | str = ".", skip: str | None = None) -> BookConfig:
     return BookConfig(
         root=root,
         frameworks=frameworks,
+        title=str(data.get("title") or ""),
         repository_url=repository_url,
         repository_source=repository_source,
         package_source=os.environ.get(PACKAGE_SOURCE_ENV) or None,

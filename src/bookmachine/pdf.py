@@ -30,8 +30,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-import yaml
-
 from . import config as book_config
 from .config import BookConfig, Framework
 from .errors import BookError
@@ -149,7 +147,8 @@ def plan(config: BookConfig, html: Path) -> list[PagePrint]:
 
 
 @contextmanager
-def _serve(html: Path):
+def serve_site(html: Path):
+    """The built site on 127.0.0.1, on a free port, for as long as the block runs."""
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -173,7 +172,7 @@ def print_pages(prints: list[PagePrint], html: Path, chromium: str = CHROMIUM) -
                         "(Debian's chromium)", path=chromium)
     from playwright.sync_api import sync_playwright
 
-    with _serve(html) as server, sync_playwright() as playwright:
+    with serve_site(html) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             for fw in dict.fromkeys(p.framework for p in prints):
@@ -253,14 +252,13 @@ def make_pdfs(config: BookConfig, chromium: str = CHROMIUM) -> dict:
     prints = plan(config, html)
     missing = [p for p in prints if not p.cached.is_file()]
     print_pages(missing, html, chromium)
-    book_title = (yaml.safe_load((config.root / book_config.CONFIG_FILE).read_text()) or {}).get("title", "")
     merged = []
     for fw in config.frameworks:
         own = [p for p in prints if p.framework == fw]
         target, record = out / f"{fw.key}.pdf", cache / f"{fw.key}.json"
         digests = [p.digest for p in own]
         if not (target.is_file() and record.is_file() and json.loads(record.read_text()) == digests):
-            merge(own, target, f"{book_title} ({fw.label})".strip())
+            merge(own, target, f"{config.title} ({fw.label})".strip())
             record.write_text(json.dumps(digests))
             merged.append(fw.key)
         # Printed pages that no page needs any more.

@@ -12,8 +12,6 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-import yaml
-
 from . import config as book_config
 from . import launch
 from .config import BookConfig
@@ -62,8 +60,7 @@ def write_tree(config: BookConfig, target: Path) -> list[Path]:
 
 
 def readme(config: BookConfig, sources: list[Source]) -> str:
-    title = (yaml.safe_load((config.root / "_config.yml").read_text()) or {}).get("title", "The book")
-    lines = [f"# {title}: notebooks", "",
+    lines = [f"# {config.title or 'The book'}: notebooks", "",
              f"One standalone notebook per page and framework, built from {config.repository_url} "
              f"at `{config.publish_ref()}` by `python -m bookmachine notebooks-branch`. "
              "Every publish replaces this branch: edit the sources on "
