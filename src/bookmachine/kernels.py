@@ -81,24 +81,22 @@ def environment_digests(frameworks: list[Framework]) -> dict[str, str]:
     Each interpreter is asked once, all at the same time (a fraction of a second each).
     """
     specs = {fw.key: _spec(fw) for fw in frameworks}
-    asked: dict[tuple, subprocess.Popen] = {}
-    for spec in specs.values():
-        if spec is None:
-            continue
-        how = (spec.argv[0], json.dumps(spec.env, sort_keys=True))
-        if how not in asked:
-            asked[how] = subprocess.Popen([spec.argv[0], "-c", INSTALLED], stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True,
-                                          env={**os.environ, **spec.env})
+    # Kernels that share an interpreter and environment variables are asked once.
+    how = {key: (spec.argv[0], json.dumps(spec.env, sort_keys=True)) for key, spec in specs.items() if spec is not None}
+    asked = {}
+    for key, (python, env) in how.items():
+        if (python, env) not in asked:
+            asked[python, env] = subprocess.Popen([python, "-c", INSTALLED], stdout=subprocess.PIPE,
+                                                  stderr=subprocess.PIPE, text=True,
+                                                  env={**os.environ, **specs[key].env})
     installed = {}
-    for how, process in asked.items():
+    for (python, env), process in asked.items():
         out, err = process.communicate()
         if process.returncode != 0:
-            raise BookError(f"cannot list what is installed for kernel interpreter {how[0]}:\n{err[-800:]}")
-        installed[how] = out
+            raise BookError(f"cannot list what is installed for kernel interpreter {python}:\n{err[-800:]}")
+        installed[python, env] = out
     digests = {}
     for key, spec in specs.items():
-        payload = [None] if spec is None else [spec.argv, spec.env,
-                                               installed[(spec.argv[0], json.dumps(spec.env, sort_keys=True))]]
+        payload = [spec.argv, spec.env, installed[how[key]]] if spec is not None else [None]
         digests[key] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     return digests
