@@ -132,6 +132,20 @@ BROKEN = {
                      "tag the cell 'large-output'", "bookmachine_output_limit_kb"]),
     "log noise on stderr": ("page.md", replace("print('b')", "import sys\nprint('chatter', file=sys.stderr)"),
                             ["page.md", "cell 4", "framework 'beta'", "chatter", "show-stderr"]),
+    "a check that fails": ("page.md", replace(
+        code("print('b')", "beta"),
+        code("print('b')", "beta") + code("# claim: Shared words\nassert True", "alpha", "check")
+        + code("# claim: Shared  words\nx = 1\nassert x == 2, 'x is 1'", "beta", "check")),
+        ["page.md", "cell 6", "framework 'beta'", "check failed at page.md:", ": assert x == 2, 'x is 1'",
+         "AssertionError: x is 1", "claim 'Shared  words'", 'paragraph "Shared words."', "fix the prose"]),
+    "a claim checked in only some of its readers": ("page.md", replace(
+        code("print('b')", "beta"),
+        code("print('b')", "beta") + code("# claim: Shared words\nassert True", "alpha", "check")),
+        ["page.md", "cell 2", "framework 'beta'", "checked only in alpha", "move the sentence"]),
+    "a check quoting words the prose does not say": ("page.md", replace(
+        code("print('b')", "beta"),
+        code("print('b')", "beta") + code("# claim: Words nobody wrote\nassert True", "alpha", "check")),
+        ["page.md", "cell 5", "framework 'alpha'", "'Words nobody wrote' is not in any prose above it"]),
     "a broken cross-reference": ("page.md", replace("Shared words.", "Shared words, see {ref}`nowhere`."),
                                  ["page.md", "undefined label: 'nowhere'", "fix the warnings above"]),
 }

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 from . import config as book_config
-from . import kernels, mathjax, pdf, publish
+from . import claims, kernels, mathjax, pdf, publish, split
 from .config import PREPARED_ENV, SKIP_ENV
 from .errors import BookError
 from .execute import Interrupted
 from .launch import DOWNLOAD_DIR
-from .pipeline import export_notebooks, prepare, write_manifest
+from .pipeline import export_notebooks, prepare, toc_files, write_manifest
 
 
 def _publish(staged: Path, target: Path) -> None:
@@ -90,6 +90,14 @@ def check(args) -> int:
     return 0
 
 
+def list_claims(args) -> int:
+    """Each page's checked claims and the frameworks whose checks prove them (no kernel runs)."""
+    config = book_config.load(args.root, skip="")
+    sources = [split.read_source(path, config.root, config.keys) for path in toc_files(config.root)]
+    print(claims.listing(sources, config.keys))
+    return 0
+
+
 def install_kernels(args) -> int:
     config = book_config.load(args.root, skip="")
     for name in kernels.install(config):
@@ -112,6 +120,8 @@ def main(argv=None) -> int:
     check_parser.add_argument("--skip", default=None, help="frameworks not to run")
     check_parser.set_defaults(run=check)
     commands.add_parser("kernels", help="install one kernel per framework").set_defaults(run=install_kernels)
+    commands.add_parser("claims", help="list each page's checked claims and the frameworks that "
+                        "check them").set_defaults(run=list_claims)
     branch_parser = commands.add_parser("notebooks-branch", help="lay out the notebooks branch's tree in DIR")
     branch_parser.add_argument("dir", help="a new or empty folder")
     branch_parser.set_defaults(run=publish.command)

@@ -28,7 +28,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from . import kernels
+from . import claims, kernels
 from .config import BookConfig, Framework
 from .errors import BookError
 from .job import Job, strip_ansi
@@ -152,7 +152,13 @@ async def _run(job: Job, config: BookConfig, semaphore: asyncio.Semaphore, stats
         except DeadKernelError as exc:
             raise _failure(job, running["cell"], f"the kernel died ({exc}). Out of memory?") from None
         except CellExecutionError as exc:
-            raise _failure(job, running["cell"], f"raised an exception:\n{strip_ansi(str(exc)).strip()}") from None
+            position = running["cell"]
+            cell = job.code_cells[position - 1] if position else None
+            if cell is not None and cell.has(claims.CHECK_TAG):
+                raise BookError(claims.failure_message(job.cells, cell, exc, path=job.path,
+                                                       framework=job.framework),
+                                path=job.path, cell=cell.index, framework=job.framework.key) from None
+            raise _failure(job, position, f"raised an exception:\n{strip_ansi(str(exc)).strip()}") from None
         finally:
             # When another notebook fails or the build is interrupted, this one is
             # cancelled mid-run: stop its kernel now, not in nbclient's exit hook.

@@ -249,8 +249,12 @@ def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.Noteboo
                                        execution_count=setup["execution_count"],
                                        metadata={"cellView": "form", "jupyter": {"source_hidden": True}})]
     solutions = []  # [Solution heading, index in cells just past its solution], per solution
+    count = setup["execution_count"] or 0  # numbered as the reader's own run numbers them
     for cell in job.cells:
         cell_id = f"cell-{cell.index}"
+        if cell.has("check"):  # proves the prose in the build; the reader never sees it
+            next(outputs)
+            continue
         if cell.kind == "markdown":
             exporter.attachments = {}
             text = exporter.convert(cell.source, dict(path=job.path, cell=cell.index,
@@ -260,9 +264,10 @@ def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.Noteboo
                 nb_cell.attachments = exporter.attachments
         else:
             result = next(outputs)
+            count += 1
             nb_cell = nbformat.v4.new_code_cell(cell.source, id=cell_id,
-                                                outputs=nbformat.from_dict(result["outputs"]),
-                                                execution_count=result["execution_count"])
+                                                outputs=nbformat.from_dict(_renumber(result["outputs"], count)),
+                                                execution_count=count if result["execution_count"] else None)
         # Only tags nbval reads survive; framework and book tags stay in the source.
         tags = [t for t in cell.tags if t.startswith("nbval") or t == "raises-exception"]
         if tags:
@@ -291,6 +296,11 @@ def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.Noteboo
     notebook.metadata["language_info"] = {"name": "python"}
     nbformat.validate(notebook)
     return notebook
+
+
+def _renumber(outputs: list, count: int) -> list:
+    """Outputs as the reader's run numbers them: check cells took numbers in the build."""
+    return [dict(o, execution_count=count) if "execution_count" in o else o for o in outputs]
 
 
 def notebook_path(export_dir: Path, framework_key: str, docname: str) -> Path:

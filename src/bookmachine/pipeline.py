@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import export, library, split
+from . import claims, export, library, split
 from .config import BookConfig
 from .execute import execute
 from .job import Job
@@ -40,6 +40,7 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
     jobs: dict[str, dict[str, Job]] = {}
     for source in sources:
         PageRenderer(source, {}, config).render()  # checks structure before any kernel starts
+        claims.page_claims(source, config.keys)  # every check quotes its claim, in every reader
         jobs[source.docname] = {
             fw.key: Job(source.path, fw, export.setup_cell(config, fw, config.repository_branch),
                         split.split(source, fw.key))

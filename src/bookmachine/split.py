@@ -19,6 +19,7 @@ from .errors import BookError
 # Tags a cell may carry besides framework keys, and what they mean.
 CELL_TAGS = {
     "solution": "part of an exercise's worked solution (closed on the site until opened)",
+    "check": "asserts a claim of the prose above it; runs in the build, shown nowhere (see claims.py)",
     "no-example": "this framework has nothing in this tab group; the cell's text says why",
     "raises-exception": "the cell is meant to raise; its traceback is shown",
     "show-stderr": "the cell's stderr is part of the lesson (e.g. a framework warning)",
@@ -36,6 +37,7 @@ class Cell:
     source: str
     frameworks: frozenset[str] | None  # None: shared by every framework
     tags: tuple[str, ...]  # tags other than framework keys
+    line: int = 0  # the line of the source file where the cell's text starts
 
     def has(self, tag: str) -> bool:
         return tag in self.tags
@@ -68,6 +70,7 @@ def read_source(path: Path, root: Path, framework_keys) -> Source:
         raise BookError(f"cannot be read as a MyST notebook: {exc}", path=path) from exc
     keys = list(framework_keys)
     cells = []
+    lines = _first_lines(path.read_text(), notebook.cells)
     for position, nb_cell in enumerate(notebook.cells, start=1):
         if nb_cell.cell_type not in ("code", "markdown"):
             raise BookError(f"unsupported {nb_cell.cell_type} cell", path=path, cell=position)
@@ -81,13 +84,34 @@ def read_source(path: Path, root: Path, framework_keys) -> Source:
                     f"other tags: {', '.join(CELL_TAGS)}",
                     path=path, cell=position,
                 )
-        cell = Cell(position, nb_cell.cell_type, nb_cell.source, frameworks, others)
+        cell = Cell(position, nb_cell.cell_type, nb_cell.source, frameworks, others, lines[position - 1])
         if cell.has("no-example") and (cell.kind != "markdown" or not frameworks or len(frameworks) != 1):
             raise BookError("'no-example' goes on a markdown cell tagged with exactly one framework",
+                            path=path, cell=position)
+        if cell.has("check") and (cell.kind != "code" or set(others) - {"check", "solution"}):
+            raise BookError("'check' goes on a code cell with framework tags and, inside a solution, "
+                            "'solution'; a check is never shown, so other tags mean nothing there",
                             path=path, cell=position)
         cells.append(cell)
     docname = path.resolve().relative_to(root.resolve()).with_suffix("").as_posix()
     return Source(path, docname, tuple(cells))
+
+
+def _first_lines(text: str, nb_cells) -> list[int]:
+    """For each cell, the 1-based line of the file where its text starts (0 if not found)."""
+    lines = text.split("\n")
+    found, at = [], 0
+    for nb_cell in nb_cells:
+        source = nb_cell.source.split("\n")
+        leading = next((n for n, line in enumerate(source) if line.strip()), None)
+        line_no = 0
+        if leading is not None:
+            for i in range(at, len(lines)):
+                if lines[i] == source[leading]:
+                    line_no, at = i + 1 - leading, i + 1
+                    break
+        found.append(line_no)
+    return found
 
 
 def split(source: Source, key: str) -> list[Cell]:

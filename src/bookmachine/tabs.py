@@ -37,8 +37,11 @@ class Solution:
 
 
 def group(source: Source, keys, cells=None, in_solution: bool = False) -> list:
-    """Blocks of ``source`` (or of ``cells``): Shared, TabGroup and Solution."""
-    cells = list(source.cells if cells is None else cells)
+    """Blocks of ``source`` (or of ``cells``): Shared, TabGroup and Solution.
+
+    Check cells are left out: they prove the prose in the build and show nowhere.
+    """
+    cells = [c for c in (source.cells if cells is None else cells) if not c.has("check")]
     blocks, i = [], 0
     while i < len(cells):
         cell = cells[i]
