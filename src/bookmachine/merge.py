@@ -112,13 +112,21 @@ class PageRenderer:
                 payload = data[mime] if mime == "image/svg+xml" else data[mime].strip()
                 if mime == "image/svg+xml":
                     payload = base64.b64encode(payload.encode()).decode()
-                return self._raw(f'<img class="output-image" alt="figure made by the cell" '
+                return self._raw(f'<img class="output-image" alt="{html.escape(self._alt(data))}" '
                                  f'src="data:{mime};base64,{payload}">')
         if "text/html" in data:
             return self._raw(data["text/html"])
         if "text/plain" in data:
             return self._text(data["text/plain"], "output text_plain", truncate)
         return ""
+
+    @staticmethod
+    def _alt(data: dict) -> str:
+        """A figure's alt text: its text form, one line per item, if it has a useful one."""
+        lines = [line.strip() for line in data.get("text/plain", "").splitlines() if line.strip()]
+        if not lines or lines[0].startswith("<"):  # "<Figure size ...>" says nothing of the picture
+            return "A figure drawn by the cell (no text form given)"
+        return "; ".join(lines)
 
     @staticmethod
     def _text(text: str, css: str, truncate: bool = False) -> str:

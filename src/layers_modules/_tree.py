@@ -86,7 +86,9 @@ class ModuleTree:
         return rows
 
     def __repr__(self) -> str:
-        lines = []
+        # The first line says what the rest is: the site uses this text as the figure's alt text.
+        lines = [f"Module tree of this {self.root.kind}, each module under its parent, "
+                 "with the arrays it holds in brackets:"]
         for depth, node, _ in self.rows():
             chips = "  ".join(variable_label(v) for v in node.variables)
             hidden = "  (not registered)" if node.hidden else ""
