@@ -165,3 +165,16 @@ def test_every_example_exists_in_every_framework():
                 if not any(c.kind == "code" or c.has("no-example") for c in cells):
                     missing.append(f"{source.path.name} cell {tab_group.first.index}: no {fw.label} code")
     assert not missing, "\n".join(missing)
+
+
+def test_every_figure_a_cell_draws_says_in_its_alt_text_what_it_shows(built_book):
+    """A screen reader hears the module tree: its title, then each module and its arrays."""
+    figures = 0
+    for path in (built_book / "html").rglob("*.html"):
+        for image in BeautifulSoup(path.read_text(), "html.parser").select("img.output-image"):
+            alt = image.get("alt", "")
+            assert alt.startswith("Module tree of this "), (path.name, alt[:120])
+            assert "NestMLP" in alt or "ListSequential" in alt, (path.name, alt[:200])
+            assert re.search(r"\(\d+, -?\d+\)", alt), alt[:200]  # the weights' shapes (-1: not known yet)
+            figures += 1
+    assert figures >= 7  # the chimera in each framework; the plain-list module in PyTorch and MXNet

@@ -123,9 +123,11 @@ class PageRenderer:
     @staticmethod
     def _alt(data: dict) -> str:
         """A figure's alt text: its text form, one line per item, if it has a useful one."""
-        lines = [line.strip() for line in data.get("text/plain", "").splitlines() if line.strip()]
+        lines = [" ".join(line.split()) for line in data.get("text/plain", "").splitlines() if line.strip()]
         if not lines or lines[0].startswith("<"):  # "<Figure size ...>" says nothing of the picture
             return "A figure drawn by the cell (no text form given)"
+        if lines[0].endswith(":") and len(lines) > 1:  # a title line, then the items
+            return lines[0] + " " + "; ".join(lines[1:])
         return "; ".join(lines)
 
     @staticmethod
