@@ -144,10 +144,18 @@ def test_notebooks_branch_holds_every_notebook_and_a_readme_of_badges(built_book
     assert result.returncode == 0, result.stdout + result.stderr
     expected = {launch.branch_path(fw, d) for fw in CONFIG.built for d in DOCNAMES if (d, fw.key) in WITH_CODE}
     written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
-    assert written == expected | {"README.md"}
+    # Beside them, in student/, the same notebooks without solutions (tests/test_student_notebooks.py).
+    assert written == expected | {"student/" + path for path in expected} | {"README.md"}
     for path in expected:
         assert (target / path).read_bytes() == (built_book / "notebooks" / path).read_bytes(), path
     readme = (target / "README.md").read_text()
+    exercises = DOCNAMES[-1]
+    for fw in CONFIG.built:
+        student = f"student/{launch.branch_path(fw, exercises)}"
+        line = next(line for line in readme.splitlines() if f"(student/{launch.branch_path(fw, exercises)})" in line)
+        assert line.startswith("  - without solutions, to hand out:"), line
+        for service, label, url in launch.launch_links(CONFIG, fw, exercises, "student/"):
+            assert f"[![{label}]({launch_badge(service)})]({url})" in line and student in url
     for docname, source in zip(DOCNAMES, toc_files(ROOT)):
         title = re.search(r"^# (.+)$", source.read_text(), re.M).group(1).strip()
         assert f"\n## {title}\n" in readme, title

@@ -98,6 +98,21 @@ def list_claims(args) -> int:
     return 0
 
 
+def notebooks(args) -> int:
+    """Write every framework's notebooks into DIR, from the build's cache."""
+    config = book_config.load(args.root)
+    target = Path(args.dir)
+    if target.exists() and any(target.iterdir()):
+        raise BookError("exists and is not empty: give a new or empty folder", path=target)
+    kernels.check(config)
+    book = prepare(config)  # after `make book` everything is cached: no kernel starts
+    written = export_notebooks(book, Path(args.dir), without_solutions=args.without_solutions)
+    kind = "without solutions" if args.without_solutions else "with solutions"
+    print(f"[bookmachine] {len(written)} notebooks {kind} in {args.dir} "
+          f"(ran {book.stats['kernels_started']} of {book.stats['notebooks']})")
+    return 0
+
+
 def install_kernels(args) -> int:
     config = book_config.load(args.root, skip="")
     for name in kernels.install(config):
@@ -120,6 +135,12 @@ def main(argv=None) -> int:
     check_parser.add_argument("--skip", default=None, help="frameworks not to run")
     check_parser.set_defaults(run=check)
     commands.add_parser("kernels", help="install one kernel per framework").set_defaults(run=install_kernels)
+    notebooks_parser = commands.add_parser("notebooks", help="write every framework's notebooks into DIR")
+    notebooks_parser.add_argument("dir", help="the folder to write (replaced whole)")
+    notebooks_parser.add_argument("--without-solutions", action="store_true",
+                                  help="leave out every solution cell (for students); answer and "
+                                  "check cells stay")
+    notebooks_parser.set_defaults(run=notebooks)
     commands.add_parser("claims", help="list each page's checked claims and the frameworks that "
                         "check them").set_defaults(run=list_claims)
     branch_parser = commands.add_parser("notebooks-branch", help="lay out the notebooks branch's tree in DIR")

@@ -237,8 +237,13 @@ def ends_section(cells: list, heading: nbformat.NotebookNode, end: int) -> bool:
     return bool(match) and len(match.group(1)) <= len(HEADING.match(heading.source).group(1))
 
 
-def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.NotebookNode:
-    """The reader's notebook for one job, outputs included; solutions start collapsed."""
+def export_notebook(job: Job, config: BookConfig, citations, without_solutions: bool = False
+                    ) -> nbformat.NotebookNode:
+    """The reader's notebook for one job, outputs included; solutions start collapsed.
+
+    ``without_solutions`` leaves every solution cell out (the notebooks an instructor
+    hands out): the exercises' answer and check cells stay.
+    """
     exporter = MarkdownExporter(job.path.parent, citations)
     outputs = iter(job.outputs)
     setup = next(outputs)
@@ -252,8 +257,9 @@ def export_notebook(job: Job, config: BookConfig, citations) -> nbformat.Noteboo
     count = setup["execution_count"] or 0  # numbered as the reader's own run numbers them
     for cell in job.cells:
         cell_id = f"cell-{cell.index}"
-        if cell.has("check"):  # proves the prose in the build; the reader never sees it
-            next(outputs)
+        if cell.has("check") or (without_solutions and cell.has("solution")):
+            if cell.kind == "code":  # a check proves the prose in the build: no reader sees it
+                next(outputs)
             continue
         if cell.kind == "markdown":
             exporter.attachments = {}

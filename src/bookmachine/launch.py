@@ -39,9 +39,13 @@ def branch_path(framework: Framework, docname: str) -> str:
     return f"{framework.key}/{notebook_name(docname)}.ipynb"
 
 
-def launch_links(config: BookConfig, framework: Framework, docname: str) -> list[tuple[str, str, str]]:
-    """(service, label, URL) for each hosted service that can run this framework."""
-    path = quote(branch_path(framework, docname))
+def launch_links(config: BookConfig, framework: Framework, docname: str,
+                 folder: str = "") -> list[tuple[str, str, str]]:
+    """(service, label, URL) for each hosted service that can run this framework.
+
+    ``folder`` is a folder of the notebooks branch the notebook sits in (``student/``).
+    """
+    path = quote(folder + branch_path(framework, docname))
     links = []
     for service in framework.launch:
         if service not in SERVICES:

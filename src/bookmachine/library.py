@@ -32,7 +32,8 @@ def definitions(code: str) -> dict[str, str]:
 def shown(source: Source, key: str):
     """(cell, name, tree) for every definition the page shows to framework ``key``."""
     for cell in source.cells:
-        if cell.kind == "code" and cell.belongs_to(key):
+        # An answer cell is a scaffold for the reader, not the library's code.
+        if cell.kind == "code" and cell.belongs_to(key) and not cell.has("answer"):
             try:
                 found = definitions(cell.source)
             except SyntaxError:

@@ -73,7 +73,7 @@ def read_manifest(path: Path) -> tuple[dict[str, str], dict]:
     return {docname: Path(file).read_text() for docname, file in data["pages"].items()}, data["stats"]
 
 
-def export_notebooks(book: Book, target: Path) -> list[Path]:
+def export_notebooks(book: Book, target: Path, without_solutions: bool = False) -> list[Path]:
     """Write every framework's standalone notebook under ``target`` (replacing it whole)."""
     config = book.config
     citations = export.read_citations(config.root / "references.bib")
@@ -85,7 +85,7 @@ def export_notebooks(book: Book, target: Path) -> list[Path]:
         for key, job in per_fw.items():
             job_for_reader = Job(job.path, job.framework, export.setup_cell(config, job.framework, ref),
                                  job.cells, job.outputs)
-            notebook = export.export_notebook(job_for_reader, config, citations)
+            notebook = export.export_notebook(job_for_reader, config, citations, without_solutions)
             path = export.notebook_path(staging, key, docname)
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, path)

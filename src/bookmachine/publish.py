@@ -17,9 +17,11 @@ from . import launch
 from .config import BookConfig
 from .errors import BookError
 from .merge import H1
+from .pipeline import export_notebooks, prepare
 from .split import Source, has_code, read_source
 from .toc import toc_files
 
+STUDENT_DIR = "student/"  # the notebooks without solutions, beside the full ones
 BADGES = {  # the services' own badge images
     "colab": "https://colab.research.google.com/assets/colab-badge.svg",
     "studiolab": "https://studiolab.sagemaker.aws/studiolab.svg",
@@ -55,8 +57,17 @@ def write_tree(config: BookConfig, target: Path) -> list[Path]:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(built, copy)
             written.append(copy)
+    if any(has_solutions(source) for source in sources):
+        # The same notebooks without their solutions, for instructors to hand out. Made
+        # from the build's cache: after `make book`, no kernel starts.
+        written += export_notebooks(prepare(config), target / STUDENT_DIR.rstrip("/"),
+                                    without_solutions=True)
     (target / "README.md").write_text(readme(config, sources))
     return written
+
+
+def has_solutions(source: Source) -> bool:
+    return any(cell.has("solution") for cell in source.cells)
 
 
 def readme(config: BookConfig, sources: list[Source]) -> str:
@@ -73,18 +84,28 @@ def readme(config: BookConfig, sources: list[Source]) -> str:
             lines.append("This page has no code, so it has no notebook.")
         for fw in with_code:
             path = launch.branch_path(fw, docname)
-            entry = f"- **{fw.label}**: [`{path}`]({quote(path)})"
-            for service, label, url in launch.launch_links(config, fw, docname):
-                badge = BADGES.get(service)
-                entry += f" [![{label}]({badge})]({url})" if badge else f" [{label}]({url})"
+            entry = f"- **{fw.label}**: [`{path}`]({quote(path)})" + badges(config, fw, docname)
             if not fw.launch:
                 conda = f"environment-{fw.key}.yml"
                 entry += (f" (runs locally only: in a clone of {config.repository_url}, `make setup` "
                           f"creates its environment and the `{fw.kernel}` kernel"
                           + (f"; with conda, `{conda}`)" if (config.root / conda).exists() else ")"))
             lines.append(entry)
+            if has_solutions(source):
+                student = f"{STUDENT_DIR}{path}"
+                lines.append(f"  - without solutions, to hand out: [`{student}`]({quote(student)})"
+                             + badges(config, fw, docname, STUDENT_DIR))
         lines.append("")
     return "\n".join(lines)
+
+
+def badges(config: BookConfig, fw, docname: str, folder: str = "") -> str:
+    """The launch badges of one notebook, as Markdown."""
+    entry = ""
+    for service, label, url in launch.launch_links(config, fw, docname, folder):
+        badge = BADGES.get(service)
+        entry += f" [![{label}]({badge})]({url})" if badge else f" [{label}]({url})"
+    return entry
 
 
 def command(args) -> int:

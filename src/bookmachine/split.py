@@ -19,6 +19,7 @@ from .errors import BookError
 # Tags a cell may carry besides framework keys, and what they mean.
 CELL_TAGS = {
     "solution": "part of an exercise's worked solution (closed on the site until opened)",
+    "answer": "a scaffold the reader fills in (an exercise's answer cell); the library check skips it",
     "check": "asserts a claim of the prose above it; runs in the build, shown nowhere (see claims.py)",
     "no-example": "this framework has nothing in this tab group; the cell's text says why",
     "raises-exception": "the cell is meant to raise; its traceback is shown",

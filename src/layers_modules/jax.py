@@ -5,6 +5,7 @@ Linen modules hold no parameters: ``net.init(key, X)`` creates them and
 explicit keys, e.g. ``jax.random.key(SEED)``.
 """
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import jax
@@ -12,12 +13,14 @@ from flax import linen as nn
 from jax import numpy as jnp
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._checks import Clue, Framework
 from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "CompactMLP", "MySequential",
     "EagerFixedHiddenMLP", "FixedHiddenMLP", "NestMLP", "chimera",
     "ListSequential", "Parallel", "chain_copies", "module_tree",
+    "chain_shared", "check_list_sequential", "check_parallel", "check_chain",
 ]
 
 
@@ -134,6 +137,35 @@ class Parallel(nn.Module):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return nn.Sequential([make_net() for _ in range(n)])
+
+
+def chain_shared(net, n):
+    """Chain one network ``n`` times: Linen names it once, so every use shares it."""
+    return nn.Sequential([net for _ in range(n)])
+
+
+# Checks for the exercises: each runs the reader's answer and prints a verdict
+
+def _init(net, X):
+    return net.init(jax.random.key(1), X)
+
+
+EXERCISES = Framework(
+    name="Flax Linen", isolated=contextlib.nullcontext, batch=lambda: random_batch(jax.random.key(0)),
+    dense=lambda inputs, outputs: nn.Dense(outputs), relu=lambda: nn.relu,
+    sequential=nn.Sequential, mlp=MLP, contain=lambda container, layers: container(layers),
+    run=lambda net, X: net.apply(_init(net, X), X),
+    count=lambda net, X: count_parameters(_init(net, X)),
+    register=("Linen finds the modules in a module's dataclass fields and in the attributes "
+              "set in setup, lists included: declare the layers as a field, "
+              "`layers: Sequence[Callable]`."),
+    clues=(Clue(TypeError, r"positional argument|unexpected keyword",
+                "declare the layers as a dataclass field, `layers: Sequence[Callable]`: Linen "
+                "writes __init__ from the fields, so a field is how the layers come in."),),
+)
+check_list_sequential = EXERCISES.check_list_sequential
+check_parallel = EXERCISES.check_parallel
+check_chain = EXERCISES.check_chain
 
 
 # The chapter's figures

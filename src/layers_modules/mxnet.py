@@ -5,10 +5,14 @@ Gluon infers input widths, so a network needs ``net.initialize()`` and one
 forward pass before its parameters have shapes.
 """
 
+import contextlib
+
+import numpy
 from mxnet import np, npx
 from mxnet.gluon import nn
 
-from layers_modules import BATCH_SHAPE
+from layers_modules import BATCH_SHAPE, SEED
+from layers_modules._checks import Clue, Framework
 from layers_modules._tree import ModuleTree, Node, Variable
 
 npx.set_np()
@@ -17,6 +21,7 @@ __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
     "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
     "chain_copies", "module_tree",
+    "PlainListSequential", "chain_shared", "check_list_sequential", "check_parallel", "check_chain",
 ]
 
 
@@ -98,7 +103,7 @@ def chimera():
 
 # Exercise solutions
 
-class ListSequential(nn.Block):
+class PlainListSequential(nn.Block):
     """Broken on purpose: a plain list hides its blocks from Gluon.
 
     ``initialize()`` warns about an unregistered container and skips them,
@@ -108,6 +113,21 @@ class ListSequential(nn.Block):
     def __init__(self, *blocks):
         super().__init__()
         self.blocks = list(blocks)
+
+    def forward(self, X):
+        for block in self.blocks:
+            X = block(X)
+        return X
+
+
+class ListSequential(nn.Block):
+    """A list of blocks that Gluon walks: each one is also registered as a child."""
+
+    def __init__(self, *blocks):
+        super().__init__()
+        self.blocks = list(blocks)
+        for block in blocks:
+            self.register_child(block)
 
     def forward(self, X):
         for block in self.blocks:
@@ -132,6 +152,46 @@ def chain_copies(make_net, n):
     net = nn.Sequential()
     net.add(*(make_net() for _ in range(n)))
     return net
+
+
+def chain_shared(net, n):
+    """Chain one network ``n`` times: its parameters keep one set of names, so they are shared."""
+    chain = nn.Sequential()
+    chain.add(*(net for _ in range(n)))
+    return chain
+
+
+# Checks for the exercises: each runs the reader's answer and prints a verdict
+
+def _sequential(blocks):
+    net = nn.Sequential()
+    net.add(*blocks)
+    return net
+
+
+def _run(net, X):
+    net.initialize()  # a second call only warns, and the check silences warnings
+    return net(X)
+
+
+_REGISTER = ("Gluon finds the blocks assigned to attributes or passed to register_child; a "
+             "plain list hides them. Call self.register_child(block) for each block of the list.")
+
+EXERCISES = Framework(
+    name="Gluon", isolated=contextlib.nullcontext,
+    # From NumPy's own generator, so that the check draws nothing from MXNet's.
+    batch=lambda: np.array(numpy.random.default_rng(SEED).random(BATCH_SHAPE), dtype="float32"),
+    dense=lambda inputs, outputs: nn.Dense(outputs), relu=lambda: nn.Activation("relu"),
+    sequential=_sequential, mlp=MLP, contain=lambda container, layers: container(*layers),
+    run=_run, count=lambda net, X: count_parameters(net), register=_REGISTER,
+    clues=(Clue(RuntimeError, r"has not been initialized", _REGISTER),
+           Clue(AttributeError, r"has no attribute '_(children|reg_params|params)'",
+                "call super().__init__() first in __init__: it creates the dictionaries of "
+                "children and parameters that assignment fills.")),
+)
+check_list_sequential = EXERCISES.check_list_sequential
+check_parallel = EXERCISES.check_parallel
+check_chain = EXERCISES.check_chain
 
 
 # The chapter's figures

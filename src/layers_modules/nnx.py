@@ -5,17 +5,21 @@ so each layer is told its input width, and randomness comes from an
 ``nnx.Rngs`` passed in, e.g. ``nnx.Rngs(SEED)``.
 """
 
+import contextlib
+
 import jax
 from flax import nnx
 from jax import numpy as jnp
 
-from layers_modules import BATCH_SHAPE
+from layers_modules import BATCH_SHAPE, SEED
+from layers_modules._checks import Clue, Framework
 from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
     "EagerFixedHiddenMLP", "FixedHiddenMLP", "NestMLP", "chimera",
     "ListSequential", "Parallel", "chain_copies", "module_tree",
+    "PlainListSequential", "chain_shared", "check_list_sequential", "check_parallel", "check_chain",
 ]
 
 
@@ -105,7 +109,7 @@ def chimera(rngs: nnx.Rngs):
 
 # Exercise solutions
 
-class ListSequential(nnx.Module):
+class PlainListSequential(nnx.Module):
     """Broken on purpose: NNX refuses a plain list of modules.
 
     Building one raises ValueError, whose message suggests nnx.List.
@@ -134,6 +138,37 @@ class Parallel(nnx.Module):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return nnx.Sequential(*(make_net() for _ in range(n)))
+
+
+# A list NNX walks: MySequential above keeps its layers in an nnx.List.
+ListSequential = MySequential
+
+
+def chain_shared(net, n):
+    """Chain one network ``n`` times: NNX finds one object, so every use shares it."""
+    return nnx.Sequential(*(net for _ in range(n)))
+
+
+# Checks for the exercises: each runs the reader's answer and prints a verdict
+
+_CHECK_RNGS = nnx.Rngs(SEED + 1)  # a stream of the checks' own: the reader's `rngs` stays as it is
+
+EXERCISES = Framework(
+    name="Flax NNX", isolated=contextlib.nullcontext,
+    batch=lambda: jax.random.uniform(jax.random.key(SEED), BATCH_SHAPE),
+    dense=lambda inputs, outputs: nnx.Linear(inputs, outputs, rngs=_CHECK_RNGS),
+    relu=lambda: nnx.relu, sequential=lambda layers: nnx.Sequential(*layers),
+    mlp=lambda: MLP(_CHECK_RNGS), contain=lambda container, layers: container(*layers),
+    run=lambda net, X: net(X), count=lambda net, X: count_parameters(net),
+    register=("NNX treats a plain list attribute as static configuration, which may not hold "
+              "modules: keep the layers in an nnx.List, which NNX walks."),
+    clues=(Clue(ValueError, r"static attribute",
+                "NNX treats a plain list attribute as static configuration, which may not hold "
+                "modules: keep the layers in an nnx.List, which NNX walks."),),
+)
+check_list_sequential = EXERCISES.check_list_sequential
+check_parallel = EXERCISES.check_parallel
+check_chain = EXERCISES.check_chain
 
 
 # The chapter's figures

@@ -8,12 +8,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from layers_modules import BATCH_SHAPE
+from layers_modules._checks import Clue, Framework
 from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
-    "FixedHiddenMLP", "NestMLP", "chimera", "ListSequential", "Parallel",
-    "chain_copies", "module_tree",
+    "FixedHiddenMLP", "NestMLP", "chimera", "PlainListSequential", "ListSequential", "Parallel",
+    "chain_copies", "chain_shared", "check_list_sequential", "check_parallel", "check_chain",
+    "module_tree",
 ]
 
 
@@ -91,7 +93,7 @@ def chimera():
 
 # Exercise solutions
 
-class ListSequential(nn.Module):
+class PlainListSequential(nn.Module):
     """Broken on purpose: a plain list hides its modules from PyTorch.
 
     It runs, but ``parameters()``, ``state_dict()`` and ``.to()`` see nothing.
@@ -100,6 +102,19 @@ class ListSequential(nn.Module):
     def __init__(self, *modules):
         super().__init__()
         self.layers = list(modules)
+
+    def forward(self, X):
+        for module in self.layers:
+            X = module(X)
+        return X
+
+
+class ListSequential(nn.Module):
+    """A list PyTorch walks: nn.ModuleList registers every module in it."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        self.layers = nn.ModuleList(modules)
 
     def forward(self, X):
         for module in self.layers:
@@ -122,6 +137,33 @@ class Parallel(nn.Module):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return nn.Sequential(*(make_net() for _ in range(n)))
+
+
+def chain_shared(net, n):
+    """Chain one network ``n`` times: every use shares its parameters."""
+    return nn.Sequential(*(net for _ in range(n)))
+
+
+# Checks for the exercises: each runs the reader's answer and prints a verdict
+
+def _run(net, X):
+    return net(X)
+
+
+EXERCISES = Framework(
+    name="PyTorch", isolated=torch.random.fork_rng, batch=random_batch,
+    dense=nn.Linear, relu=nn.ReLU, sequential=lambda layers: nn.Sequential(*layers), mlp=MLP,
+    contain=lambda container, layers: container(*layers), run=_run,
+    count=lambda net, X: count_parameters(net),
+    register=("PyTorch finds the modules assigned to attributes or passed to add_module; a "
+              "plain list hides them. Keep them in an nn.ModuleList, a list that registers them."),
+    clues=(Clue(AttributeError, r"before Module.__init__\(\) call",
+                "call super().__init__() first in __init__: it creates the registry that "
+                "assigning a module to self fills."),),
+)
+check_list_sequential = EXERCISES.check_list_sequential
+check_parallel = EXERCISES.check_parallel
+check_chain = EXERCISES.check_chain
 
 
 # The chapter's figures

@@ -4,18 +4,22 @@ Seed first with ``keras.utils.set_random_seed(SEED)`` (``tf.random.set_seed``
 alone does not make Keras initialisers repeat); everything here then repeats.
 """
 
+import contextlib
 import math
 
 import keras
+import numpy
 from keras import ops
 
-from layers_modules import BATCH_SHAPE
+from layers_modules import BATCH_SHAPE, SEED
+from layers_modules._checks import Clue, Framework
 from layers_modules._tree import ModuleTree, Node, Variable
 
 __all__ = [
     "random_batch", "count_parameters", "MLP", "MySequential",
     "EagerFixedHiddenMLP", "FixedHiddenMLP", "NestMLP", "chimera",
     "ListSequential", "Parallel", "chain_copies", "module_tree",
+    "chain_shared", "check_list_sequential", "check_parallel", "check_chain",
 ]
 
 
@@ -130,6 +134,35 @@ class Parallel(keras.Model):
 def chain_copies(make_net, n):
     """Chain ``n`` fresh networks, each built by calling ``make_net()``."""
     return keras.Sequential([make_net() for _ in range(n)])
+
+
+def chain_shared(net, n):
+    """Chain one network ``n`` times: Keras lists its weights once, so every use shares them."""
+    return keras.Sequential([net for _ in range(n)])
+
+
+# Checks for the exercises: each runs the reader's answer and prints a verdict
+
+_SUPER = ("call super().__init__() first in __init__: it sets up Keras's tracking of layers "
+          "and weights.")
+
+EXERCISES = Framework(
+    name="Keras", isolated=contextlib.nullcontext,
+    # From NumPy, so that the check draws nothing from the reader's Keras seed.
+    batch=lambda: ops.convert_to_tensor(numpy.random.default_rng(SEED).random(BATCH_SHAPE), "float32"),
+    dense=lambda inputs, outputs: keras.layers.Dense(outputs), relu=keras.layers.ReLU,
+    sequential=keras.Sequential, mlp=MLP, contain=lambda container, layers: container(*layers),
+    run=lambda net, X: net(X), count=lambda net, X: count_parameters(net),
+    register=("Keras tracks the layers assigned to a model's attributes, lists included: "
+              "keep them in an attribute of self."),
+    clues=(Clue(AttributeError, r"`Model.layers` attribute is reserved",
+                "keras.Model already owns `layers`, its list of tracked sublayers: store yours "
+                "under another name, such as `chain`."),
+           Clue((AttributeError, RuntimeError), r"has no attribute '_|forgot to call `super", _SUPER)),
+)
+check_list_sequential = EXERCISES.check_list_sequential
+check_parallel = EXERCISES.check_parallel
+check_chain = EXERCISES.check_chain
 
 
 # The chapter's figures
