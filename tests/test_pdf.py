@@ -57,6 +57,7 @@ def own_code_lines() -> dict[str, list[tuple[str, bool]]]:
                               if any(c.belongs_to(other) for other in KEYS if other != key))
         lines[key] = [(line.strip(), c.has("solution"))
                       for c in cells if c.kind == "code" and c.frameworks and key in c.frameworks
+                      and not c.has("check")  # hidden: proves the prose, shown nowhere
                       for line in c.source.splitlines()
                       if len(squeeze(line)) >= 12 and not line.strip().startswith("#")
                       and squeeze(line) not in elsewhere]
