@@ -181,6 +181,33 @@ def test_header_links_the_chosen_frameworks_pdf(reader, pdfs):
     reader.assert_clean()
 
 
+def shows(reader, selector: str) -> bool:
+    """Whether the first element ``selector`` finds is shown (not hidden, not invisible)."""
+    return reader.page.evaluate("""s => { const e = document.querySelector(s);
+        return !!e && e.checkVisibility({visibilityProperty: true, opacityProperty: true}); }""", selector)
+
+
+def test_the_article_headers_sidebar_buttons_fold_and_open_the_sidebars(new_reader, site):
+    """The theme binds only its top bar's buttons, hidden on wide screens (bookmachine.js
+    passes the article header's clicks on): one click folds the navigation, one more
+    brings it back; below 1200 px the contents button opens the page's contents."""
+    pages = _pages_with(site, "div.bd-sidebar-secondary")
+    assert pages, "no page has right-hand contents"
+    reader = new_reader(viewport={"width": 1100, "height": 800})
+    reader.open(pages[0])
+    nav = ".bd-header-article button.primary-toggle"
+    for shown in (False, True):
+        reader.page.locator(nav).click()
+        reader.page.wait_for_timeout(500)  # the theme slides it
+        assert shows(reader, "#pst-primary-sidebar") == shown, f"{pages[0]}: the navigation button does nothing"
+    reader.page.locator(".bd-header-article button.secondary-toggle").click()
+    contents = reader.page.locator("dialog[open] nav.page-toc a")
+    assert contents.count() > 1 and contents.first.is_visible(), f"{pages[0]}: the contents button does nothing"
+    reader.page.keyboard.press("Escape")
+    assert not shows(reader, "dialog[open]"), f"{pages[0]}: Escape does not close the contents"
+    reader.assert_clean()
+
+
 # --- compare mode ---------------------------------------------------------------
 def assert_comparing(reader, where: str, side_by_side: bool) -> None:
     open_solutions(reader)

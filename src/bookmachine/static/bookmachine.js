@@ -158,6 +158,19 @@
     document.documentElement.style.scrollPaddingTop = crowded ? `${header.offsetHeight + 16}px` : "";
   };
 
+  // The theme binds its sidebar buttons with querySelector, so only the top bar's,
+  // hidden on wide screens: the article header's buttons do nothing (sphinx-book-theme
+  // #935, pydata-sphinx-theme #2451). A click on one goes to the bound one instead.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".bd-header-article .sidebar-toggle");
+    const kind = button && [".primary-toggle", ".secondary-toggle"].find((k) => button.matches(k));
+    const bound = kind && document.querySelector(kind);
+    if (!bound || bound === button) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    bound.click();
+  }, true);
+
   // --- compact selectors where a tab row would wrap -----------------------------
   const compactSelects = new Map(); // tab-set -> its <select>
   const addCompactSelect = (set) => {
