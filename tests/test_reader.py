@@ -1,12 +1,13 @@
 """Reading beyond the tabs, in a real browser: the framework picker in the page
-header, compare mode, the phone layout and the print stylesheet (issue 14).
+header, compare mode, the phone layout and the print stylesheet (issue 14), and
+compare mode's room for the code it compares (issue 21).
 
 Same rules as ``test_browser.py`` (see ``browser_support``): Debian's Chromium,
 the built site on 127.0.0.1, every other host refused and recorded, console
 errors failing. Frameworks, labels and pages come from ``_config.yml`` and
 ``_toc.yml``; controls are found by their accessible names, as a screen reader
-would. Screenshots (desktop, phone, compare mode, dark mode) land in
-_build/screenshots/reader-*.png.
+would. Screenshots (desktop, phone, compare mode at 1280, 1400 and 1920 px,
+dark mode) land in _build/screenshots/reader-*.png.
 
     BOOK_PREBUILT=1 .venv/bin/python -m pytest tests/test_reader.py
 """
@@ -21,6 +22,7 @@ import pytest
 # Its asserts get pytest's explanations too (it is imported before pytest_plugins is read).
 pytest.register_assert_rewrite("browser_support")
 from browser_support import FRAMEWORKS, LABELS, PAGES, _pages_with, serious_violations
+from conftest import SUMMARY_LINES
 
 pytest_plugins = ["browser_support"]
 pytestmark = pytest.mark.browser
@@ -181,12 +183,39 @@ def test_header_links_the_chosen_frameworks_pdf(reader, pdfs):
     reader.assert_clean()
 
 
+def shows(reader, selector: str) -> bool:
+    """Whether the first element ``selector`` finds is shown (not hidden, not invisible)."""
+    return reader.page.evaluate("""s => { const e = document.querySelector(s);
+        return !!e && e.checkVisibility({visibilityProperty: true, opacityProperty: true}); }""", selector)
+
+
+def test_the_article_headers_sidebar_buttons_fold_and_open_the_sidebars(new_reader, site):
+    """The theme binds only its top bar's buttons, hidden on wide screens (bookmachine.js
+    passes the article header's clicks on): one click folds the navigation, one more
+    brings it back; below 1200 px the contents button opens the page's contents."""
+    pages = _pages_with(site, "div.bd-sidebar-secondary")
+    assert pages, "no page has right-hand contents"
+    reader = new_reader(viewport={"width": 1100, "height": 800})
+    reader.open(pages[0])
+    nav = ".bd-header-article button.primary-toggle"
+    for shown in (False, True):
+        reader.page.locator(nav).click()
+        reader.page.wait_for_timeout(500)  # the theme slides it
+        assert shows(reader, "#pst-primary-sidebar") == shown, f"{pages[0]}: the navigation button does nothing"
+    reader.page.locator(".bd-header-article button.secondary-toggle").click()
+    contents = reader.page.locator("dialog[open] nav.page-toc a")
+    assert contents.count() > 1 and contents.first.is_visible(), f"{pages[0]}: the contents button does nothing"
+    reader.page.keyboard.press("Escape")
+    assert not shows(reader, "dialog[open]"), f"{pages[0]}: Escape does not close the contents"
+    reader.assert_clean()
+
+
 # --- compare mode ---------------------------------------------------------------
-def assert_comparing(reader, where: str, side_by_side: bool) -> None:
+def assert_comparing(reader, where: str, side_by_side: bool, pair=(CHOSEN, COMPARED)) -> None:
     open_solutions(reader)
     for i, ts in enumerate(tab_sets(reader), 1):
         here = f"{where}, tab-set {i}"
-        assert ts["shown"] == [CHOSEN, COMPARED], f"{here}: shows {ts['shown']}, not [{CHOSEN}, {COMPARED}]"
+        assert ts["shown"] == list(pair), f"{here}: shows {ts['shown']}, not {list(pair)}"
         assert ts["hiddenInside"] == [0, 0], f"{here}: code, output or prose hidden in a panel: {ts}"
         first, second = ts["boxes"]
         if side_by_side:
@@ -228,6 +257,127 @@ def test_compare_mode_stacks_on_narrow_screens(new_reader):
     for docname in PAGES:
         reader.open(docname, f"?{GROUP}={CHOSEN}&compare={COMPARED}")
         assert_comparing(reader, f"{docname} at {NARROW['width']} px", side_by_side=False)
+    reader.assert_clean()
+
+
+# --- compare mode fits the code it compares (issue 21) -----------------------------
+# How many characters of the code font each code box holds in compare mode, at least,
+# by screen width; at 1000 px the panels still sit side by side, holding what they can.
+HOLDS = {1920: 88, 1400: 72, 1000: 0}
+# Each framework against the next, the last against the first: each on either side.
+PAIRS = [(KEYS[i], KEYS[(i + 1) % len(KEYS)]) for i in range(len(KEYS))]
+
+# Every code cell's source box that shows: what it holds, its longest line, whether it scrolls.
+CODE_BOXES = """() => {
+    const context = document.createElement('canvas').getContext('2d');
+    return [...document.querySelectorAll('div.cell > div[class*="highlight-"] pre')]
+        .filter(pre => pre.checkVisibility())
+        .map(pre => {
+            const style = getComputedStyle(pre);
+            context.font = style.font;
+            const room = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            const lines = pre.textContent.split('\\n');
+            return {holds: Math.floor(room / context.measureText('0').width),
+                    longest: Math.max(...lines.map(line => line.length)),
+                    scrolls: pre.scrollWidth > pre.clientWidth, font: style.fontSize,
+                    compared: !!pre.closest('.bm-compare'), first: lines[0].slice(0, 40)};
+        });
+}"""
+
+
+def choose_pair(reader, pair) -> None:
+    """Compare ``pair`` with the header's pickers, as a reader would (no reload)."""
+    compare_picker(reader).select_option("")
+    picker(reader).select_option(pair[0])
+    compare_picker(reader).select_option(pair[1])
+
+
+@pytest.mark.parametrize("width", HOLDS)
+def test_compare_mode_gives_the_code_the_room_the_screen_has(new_reader, width):
+    """Every page, each framework against another: the panels sit side by side, each
+    code box holds HOLDS[width] characters of the normal code font, and only a cell
+    with a longer line than its box holds scrolls sideways. At 1920 px that is none,
+    since no chapter line is over 88 characters (tests/test_code_lines.py)."""
+    reader = new_reader(viewport={"width": width, "height": 900})
+    reader.open(PAGES[0], f"?{GROUP}={CHOSEN}")
+    normal_font = {box["font"] for box in reader.page.evaluate(CODE_BOXES)}
+    assert len(normal_font) == 1, f"{PAGES[0]} without compare mode: code in several sizes {normal_font}"
+    counted, scrolling, narrowest = 0, 0, None
+    for docname in PAGES:
+        reader.open(docname, f"?{GROUP}={PAIRS[0][0]}&compare={PAIRS[0][1]}")
+        open_solutions(reader)
+        for n, pair in enumerate(PAIRS):
+            if n:
+                choose_pair(reader, pair)
+            where = f"{docname}, {pair[0]} vs {pair[1]} at {width} px"
+            assert_comparing(reader, where, side_by_side=True, pair=pair)
+            boxes = reader.page.evaluate(CODE_BOXES)
+            for box in boxes:
+                here = f"{where}, code cell {box['first']!r}"
+                assert {box["font"]} == normal_font, f"{here}: code font {box['font']}, not {normal_font}"
+                if box["compared"]:
+                    assert box["holds"] >= HOLDS[width], (
+                        f"{here}: the code box holds {box['holds']} characters, not {HOLDS[width]}")
+                    narrowest = box["holds"] if narrowest is None else min(narrowest, box["holds"])
+                assert not box["scrolls"] or box["longest"] > box["holds"], (
+                    f"{here}: scrolls sideways although its longest line ({box['longest']} characters) "
+                    f"fits the {box['holds']} its box holds")
+            counted += len(boxes)
+            scrolling += sum(box["scrolls"] for box in boxes)
+    assert counted, "no code cell shows in compare mode on any page"
+    SUMMARY_LINES.append(f"compare mode at {width} px, {len(PAIRS)} pairs x {len(PAGES)} pages, solutions "
+                         f"open: {scrolling} of {counted} code cells scroll sideways (each only for a "
+                         f"line longer than its box holds); the narrowest box holds {narrowest} characters")
+    reader.assert_clean()
+
+
+# The layout around the article: its column, the left navigation, the right-hand contents.
+LAYOUT = """() => {
+    const box = selector => {
+        const e = document.querySelector(selector);
+        if (!e || !e.checkVisibility({visibilityProperty: true, opacityProperty: true})) return null;
+        const r = e.getBoundingClientRect();
+        return {left: Math.round(r.left), width: Math.round(r.width)};
+    };
+    return {article: box('.bd-article-container'), prose: box('.bd-article section > p'),
+            nav: box('#pst-primary-sidebar'), contents: box('div.bd-sidebar-secondary'),
+            contentsButton: box('.bd-header-article button.secondary-toggle')};
+}"""
+
+
+@pytest.mark.parametrize("width", [1920, 1400])
+def test_compare_mode_widens_the_page_keeps_the_sidebars_one_click_away_and_gives_it_back(
+        new_reader, site, width):
+    pages = _pages_with(site, "div.bd-sidebar-secondary")
+    assert pages, "no page has right-hand contents"
+    reader = new_reader(viewport={"width": width, "height": 900})
+    reader.open(pages[0], f"?{GROUP}={CHOSEN}")
+    where = f"{pages[0]} at {width} px"
+    normal = reader.page.evaluate(LAYOUT)
+    assert normal["nav"] and normal["contents"], f"{where}: the theme's sidebars do not show: {normal}"
+    compare_picker(reader).select_option(COMPARED)
+    reader.page.wait_for_timeout(500)  # the theme's sidebars slide
+    comparing = reader.page.evaluate(LAYOUT)
+    assert comparing["article"]["width"] > normal["article"]["width"] + 400, (
+        f"{where}: compare mode does not widen the content column: {normal} -> {comparing}")
+    assert comparing["prose"]["width"] <= 1.1 * normal["prose"]["width"], (
+        f"{where}: prose leaves its reading width in compare mode: {normal} -> {comparing}")
+    assert not comparing["contents"] and comparing["contentsButton"], (
+        f"{where}: the right-hand contents does not fold behind its header button: {comparing}")
+    if width >= 1920:  # room for both panels and the navigation; narrower, it may fold
+        assert comparing["nav"], f"{where}: the navigation folds on a wide screen: {comparing}"
+    reader.page.locator(".bd-header-article button.secondary-toggle").click()
+    contents = reader.page.locator("dialog[open] nav.page-toc a")
+    assert contents.count() > 1 and contents.first.is_visible(), f"{where}: one click does not show the contents"
+    assert contents.first.evaluate("a => a.getBoundingClientRect().right <= innerWidth"), where
+    reader.page.keyboard.press("Escape")
+    if comparing["nav"] is None:  # folded for the code: the theme's button brings it back
+        reader.page.locator(".bd-header-article button.primary-toggle").click()
+        reader.page.wait_for_timeout(500)
+        assert reader.page.evaluate(LAYOUT)["nav"], f"{where}: one click does not bring the navigation back"
+    compare_picker(reader).select_option("")
+    reader.page.wait_for_timeout(500)
+    assert reader.page.evaluate(LAYOUT) == normal, f"{where}: compare mode off does not restore the page"
     reader.assert_clean()
 
 
@@ -401,6 +551,8 @@ def test_screenshots_desktop_phone_compare_and_dark(new_reader, site, screenshot
         "desktop": ({}, ""),
         "phone": ({"viewport": PHONE}, ""),
         "compare": ({}, f"?{GROUP}={KEYS[0]}&compare={CHOSEN}"),
+        "compare-1400": ({"viewport": {"width": 1400, "height": 900}}, f"?{GROUP}={KEYS[1]}&compare={KEYS[0]}"),
+        "compare-1920": ({"viewport": {"width": 1920, "height": 1080}}, f"?{GROUP}={KEYS[1]}&compare={KEYS[0]}"),
         "dark": ({"color_scheme": "dark"}, f"?{GROUP}={COMPARED}"),
     }
     for name, (options, query_string) in shots.items():

@@ -8,7 +8,8 @@
 // - a picker in the page header (a labelled native <select>), a second one for
 //   compare mode, and a link to the chosen framework's PDF;
 // - compare mode: a second framework (?compare=KEY, stored beside the first)
-//   whose panel every framework tab-set shows beside the chosen one;
+//   whose panel every framework tab-set shows beside the chosen one, with the
+//   room the screen has (the left navigation folds where the panels need it);
 // - a compact selector in place of a tab row that would wrap onto more lines
 //   (phones);
 // - keyboard access to code and output that scrolls.
@@ -158,6 +159,19 @@
     document.documentElement.style.scrollPaddingTop = crowded ? `${header.offsetHeight + 16}px` : "";
   };
 
+  // The theme binds its sidebar buttons with querySelector, so only the top bar's,
+  // hidden on wide screens: the article header's buttons do nothing (sphinx-book-theme
+  // #935, pydata-sphinx-theme #2451). A click on one goes to the bound one instead.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".bd-header-article .sidebar-toggle");
+    const kind = button && [".primary-toggle", ".secondary-toggle"].find((k) => button.matches(k));
+    const bound = kind && document.querySelector(kind);
+    if (!bound || bound === button) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    bound.click();
+  }, true);
+
   // --- compact selectors where a tab row would wrap -----------------------------
   const compactSelects = new Map(); // tab-set -> its <select>
   const addCompactSelect = (set) => {
@@ -189,6 +203,52 @@
     }
   };
 
+  // --- compare mode: room for two panels ----------------------------------------
+  // The CSS gives the two panels the page's width. Where they would still hold
+  // fewer than LINE characters of code, the left navigation folds: the theme's own
+  // collapsed state, so its header button brings it back in one click. Measured on
+  // a probe code block, so every page folds alike, with or without code.
+  const LINE = 88; // the longest code line the chapter allows (tests/test_code_lines.py)
+  const canvas = document.createElement("canvas").getContext("2d");
+  let navFolded = false;   // folded by us: unfolded when compare mode ends
+  let navByReader = false; // the reader used its button while comparing: theirs to decide
+  const codeRoom = () => {
+    const panel = [...document.querySelectorAll(".bm-compare > .sd-tab-content.bm-compared")]
+      .find((p) => p.checkVisibility());
+    if (!panel) return Infinity;
+    const probe = document.createElement("div");
+    probe.className = "cell docutils container"; // as MyST-NB draws a code cell
+    probe.innerHTML = '<div class="highlight-python notranslate"><div class="highlight"><pre></pre></div></div>';
+    panel.append(probe);
+    const pre = probe.querySelector("pre");
+    const style = getComputedStyle(pre);
+    canvas.font = style.font;
+    const room = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    probe.remove();
+    return Math.floor(room / canvas.measureText("0").width);
+  };
+  const fitCompare = () => {
+    // The theme's sidebar, unless it is shown as a dialog now (the theme moves its classes there).
+    const nav = document.querySelector("#pst-primary-sidebar.bd-sidebar-primary");
+    const comparing = document.documentElement.classList.contains("bm-comparing");
+    if (!comparing) navByReader = false;
+    if (!nav || navByReader) return;
+    nav.style.transition = "none"; // measured as it will be, not halfway through a slide
+    if (navFolded) nav.classList.remove("pst-sidebar-hidden");
+    // Where the theme folds it (the test its own button makes), and not if the reader already did.
+    navFolded = comparing && window.matchMedia("(min-width: 992px)").matches
+      && !nav.classList.contains("pst-sidebar-hidden") && codeRoom() < LINE;
+    if (navFolded) nav.classList.add("pst-sidebar-hidden");
+    void nav.offsetWidth; // applied before the transition comes back
+    nav.style.transition = "";
+  };
+  document.addEventListener("click", (event) => {
+    if (event.target.closest(".primary-toggle") && document.documentElement.classList.contains("bm-comparing")) {
+      navByReader = true;
+      navFolded = false;
+    }
+  }, true); // capture: the theme's own handler stops the click
+
   // --- show the state everywhere ------------------------------------------------
   const reflect = () => {
     current = chosen();
@@ -203,7 +263,6 @@
       controls.pdfName.textContent = ` of the whole chapter, ${labelOf(current)} only`;
     }
     compactSelects.forEach((el) => { el.value = current; });
-    document.documentElement.classList.toggle("bm-comparing", !!compare);
     for (const set of tabSets) {
       const labels = labelsIn(set);
       const hasBoth = !!compare && labels.some((l) => l.getAttribute("data-sync-id") === compare);
@@ -215,14 +274,18 @@
         panelOf(l).dataset.bmFramework = l.textContent.trim(); // caption in compare mode
       });
     }
+    // The page widens where it shows two panels side by side.
+    document.documentElement.classList.toggle("bm-comparing", tabSets.some((s) => s.classList.contains("bm-compare")));
     // The URL names what the reader sees, so a copied link shows the same.
     const url = new URL(window.location.href);
     url.searchParams.set(GROUP, current);
     if (compare) url.searchParams.set(COMPARE, compare);
     else url.searchParams.delete(COMPARE);
     if (url.href !== window.location.href) history.replaceState(history.state, "", url.href);
-    updateScrollFocus();
+    fit();
   };
+  // Everything measured, in the order the layout depends on it.
+  const fit = () => { fitCompare(); fitHeader(); fitTabRows(); updateScrollFocus(); };
 
   // Runs after sphinx-design's own DOMContentLoaded handler (its script is not
   // deferred, this one is), so the tabs already show the stored or URL choice.
@@ -236,8 +299,6 @@
     buildControls();
     tabSets.forEach(addCompactSelect);
     reflect();
-    fitHeader();
-    fitTabRows();
   });
 
   // A tab chosen anywhere (click, keyboard, the selects above): follow it. Bubbling,
@@ -266,9 +327,9 @@
   let resizing = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizing);
-    resizing = setTimeout(() => { fitHeader(); fitTabRows(); updateScrollFocus(); }, 100);
+    resizing = setTimeout(fit, 100);
   });
   window.addEventListener("hashchange", () => setTimeout(updateScrollFocus));
-  window.addEventListener("load", () => { fitHeader(); fitTabRows(); updateScrollFocus(); });
-  document.fonts.ready.then(() => { fitHeader(); fitTabRows(); }); // a web font may widen the labels
+  window.addEventListener("load", fit);
+  document.fonts.ready.then(fit); // a web font may widen the labels
 })();
