@@ -27,8 +27,9 @@ RUNTIMES = {r.profile: r for r in (
     ColabRuntime("colab", "Google Colab's runtime (CPU)", "pip-freeze.txt", "os-info.txt"),
     ColabRuntime("colab-gpu", "Google Colab's GPU runtime", "pip-freeze.gpu.txt", "os-info-gpu.txt",
                  "Left out: the nvidia-* CUDA 12 libraries (pip takes the ones torch pins) and other\n"
-                 "GPU-only wheels; kept: torch at its version and the jax CUDA plugin family. This\n"
-                 "machine has no GPU: jax runs on its CPU (JAX_PLATFORMS=cpu, below)."),
+                 "GPU-only wheels; kept: torch at its version and the jax CUDA plugin family. The\n"
+                 "machines that run the profiles have no GPU: jax loads its CUDA plugin, skips the\n"
+                 "plugin's check of CUDA's libraries, and runs on the CPU (env, below)."),
     ColabRuntime("colab-tpu", "Google Colab's TPU runtime", "pip-freeze.tpu.txt", "os-info-tpu.txt",
                  "Left out: libtpu and torch-xla (TPU-only wheels; torch-xla pins torch 2.9.0, which is\n"
                  "kept at its version). No tensorflow: Colab's TPU runtime has none."),
@@ -102,7 +103,7 @@ def transcribe_colab(freeze: str, os_info: str, commit: str, date: str, config,
         f"# frameworks: {', '.join(fw.key for fw in frameworks)}",
     ]
     if runtime.profile == "colab-gpu":
-        header.append("# env: JAX_PLATFORMS=cpu")
+        header.append("# env: JAX_PLATFORMS=cpu, JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1")
     return "\n".join(header + sorted(pins, key=str.lower)) + "\n"
 
 

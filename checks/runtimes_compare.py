@@ -14,6 +14,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # places, and the line they point at in a library (which moves between
 # releases), are the only text compared loosely.
 ENVIRONMENT_PATH = re.compile(r"/\S*?/site-packages/(\S*?\.py:\d+)?|/\S*?/ipykernel_\d+/\d+\.py(:\d+)?")
+# What a machine without a GPU prints when a CUDA build loads (the GPU profile, run here):
+# not what a reader on Colab's GPU runtime sees, and not compared.
+NO_GPU_HERE = re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+                         r"STDERR\n|^I0000 [\d:. ]+cudart_stub\.cc:\d+\] Could not find cuda drivers on your "
+                         r"machine, GPU will not be used\.\n", re.M)
 # jax releases these in lockstep: one version among them, or jax does not run.
 JAX_FAMILY = re.compile(r"jax|jaxlib|jax-cuda\d+-(plugin|pjrt)")
 BOOK_PACKAGE = "layers-modules"
@@ -30,10 +35,13 @@ def visible(cell) -> list:
     for output in cell.get("outputs", []):
         kind = output["output_type"]
         if kind == "stream":
+            text = NO_GPU_HERE.sub("", output["text"]) if output["name"] == "stderr" else output["text"]
+            if not text:
+                continue
             if shown and shown[-1][0] == output["name"]:  # chunking of a stream is not output
-                shown[-1] = (output["name"], shown[-1][1] + same_anywhere(output["text"]))
+                shown[-1] = (output["name"], shown[-1][1] + same_anywhere(text))
             else:
-                shown.append((output["name"], same_anywhere(output["text"])))
+                shown.append((output["name"], same_anywhere(text)))
         elif kind in ("execute_result", "display_data"):
             shown.append(("data", same_anywhere(output["data"].get("text/plain", "")), sorted(output["data"])))
         elif kind == "error":

@@ -27,10 +27,11 @@ def reader_env(**extra: str) -> dict[str, str]:
 
 
 def profile_digest(profile: Profile, python: Path) -> str:
-    """Changes when the profile, a requirements file it includes, or its Python changes."""
+    """Changes when the profile's requirements, a file it includes, or its Python changes
+    (not when a comment does: a refresh that moves nothing rebuilds nothing)."""
     digest = hashlib.sha256(str(python.resolve()).encode())
     text = profile.path.read_text()
-    digest.update(text.encode())
+    digest.update("\n".join(line for line in text.splitlines() if not line.startswith("#")).encode())
     for included in re.findall(r"^-[rc]\s+(\S+)", text, re.M):
         digest.update((profile.path.parent / included).read_bytes())
     return digest.hexdigest()[:16]

@@ -65,7 +65,7 @@ def test_colabs_gpu_list_is_transcribed_with_its_jax_cuda_plugins_and_without_th
     text = runtimes.transcribe_colab(freeze, "Python 3.13.15\n", "a724079", "2026-08-19", CONFIG,
                                      runtimes.RUNTIMES["colab-gpu"])
     assert "(pip-freeze.gpu.txt, os-info-gpu.txt) at commit a724079 of 2026-08-19" in text
-    assert "# env: JAX_PLATFORMS=cpu\n" in text  # no GPU on the machines that run the profiles
+    assert "# env: JAX_PLATFORMS=cpu, JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1\n" in text  # no GPU on the machines that run the profiles
     assert pins_of(text) == {"flax": "0.11.2", "ipykernel": "6.17.1", "jax": "0.7.2", "numpy": "2.1.3",
                              "torch": "2.11.0", "jax-cuda12-pjrt": "0.7.2", "jax-cuda12-plugin": "0.7.2",
                              "numba": "0.61.2"}  # +cu128 dropped; no nvidia-* library
@@ -187,3 +187,17 @@ def test_the_folders_of_an_environment_are_the_only_text_compared_loosely():
     assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("2 blocks", "3 blocks"))
     assert runtimes.same_anywhere(site) == runtimes.same_anywhere(here.replace("py:657", "py:654"))  # a release
     assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("block.py", "other.py"))
+
+
+def test_what_a_machine_without_a_gpu_prints_for_a_cuda_build_is_not_compared():
+    import nbformat
+
+    noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+             "I0000 00:00:1796113212.733029     595 cudart_stub.cc:31] Could not find cuda drivers on your "
+             "machine, GPU will not be used.\n")
+    quiet = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    noisy = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr", text=noise),
+                                                    nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    assert runtimes.visible(noisy) == runtimes.visible(quiet)
+    other = nbformat.v4.new_output("stream", name="stderr", text=noise + "UserWarning: something\n")
+    assert runtimes.visible(nbformat.v4.new_code_cell("x", outputs=[other])) == [("stderr", "UserWarning: something\n")]
