@@ -6,7 +6,9 @@ book's package, so pip really installs, upgrades or refuses, offline and fast.
 """
 
 import dataclasses
+import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -55,6 +57,7 @@ class Sandbox:
     python: Path
     wheels: Path  # what pip can find: an offline index of fake releases
     book: Path  # a stand-in for this book's package, as BOOK_PACKAGE_SOURCE
+    base: set = dataclasses.field(default_factory=set)  # the kernel's own packages (ipykernel, ...)
 
     def pip(self, *args):
         subprocess.run([str(self.python), "-m", "pip", "--quiet", *args], check=True, env=self.env())
@@ -64,9 +67,17 @@ class Sandbox:
         env.pop(PACKAGE_SOURCE_ENV, None)  # only where a test sets it
         return {**env, **extra}
 
+    def installed(self) -> dict[str, str]:
+        """Every package of the kernel's Python: name -> version."""
+        listed = subprocess.run([str(self.python), "-m", "pip", "list", "--format=json"], capture_output=True,
+                                text=True, check=True, env=self.env()).stdout
+        return {canonical(p["name"]): p["version"] for p in json.loads(listed)}
+
     def start_with(self, *requirements):
-        """Nothing of ours installed, then exactly ``requirements``."""
-        self.pip("uninstall", "-y", "fwalpha", "fwalpha-cpu", "fwbeta", "layers-modules")
+        """Nothing but the kernel's own packages, then exactly ``requirements``."""
+        ours = sorted(set(self.installed()) - self.base)
+        if ours:
+            self.pip("uninstall", "-y", *ours)
         if requirements:
             self.pip("install", *requirements)
 
@@ -102,7 +113,9 @@ def sandbox(tmp_path_factory):
     elsewhere = folder / "elsewhere"
     elsewhere.mkdir()
     book = wheel(elsewhere, "layers-modules", "0.0.1", body='SOURCE = "the override"\n')
-    return Sandbox(python, wheels, book)
+    sandbox = Sandbox(python, wheels, book)
+    sandbox.base = set(sandbox.installed())
+    return sandbox
 
 
 REQUIRES = ["python>=3.10", "fwalpha>=1.2,<2"]
@@ -126,6 +139,10 @@ def test_a_bare_kernel_gets_the_framework_in_range_and_the_book_package(sandbox)
     assert probe.stdout.strip() == "the override"  # from BOOK_PACKAGE_SOURCE
 
 
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def test_with_everything_there_it_does_nothing_and_prints_nothing(sandbox):
     sandbox.start_with("fwalpha==1.3", str(sandbox.book))
     assert sandbox.run_setup(REQUIRES) == []
@@ -142,19 +159,31 @@ def test_a_version_newer_than_the_range_is_kept_while_the_package_is_installed(s
 def test_a_framework_installed_under_another_name_is_kept_and_not_installed_twice(sandbox):
     sandbox.start_with("fwalpha-cpu==1.3")  # provides `import fwalpha`, as tensorflow-cpu does tensorflow
     [(stream, [line])] = lines(sandbox.run_setup(REQUIRES, BOOK_PACKAGE_SOURCE=str(sandbox.book)))
-    assert "pip install 'fwalpha-cpu>=1.2,<2'" in line
-    listed = subprocess.run([str(sandbox.python), "-m", "pip", "list", "--format=freeze"], capture_output=True,
-                            text=True, env=sandbox.env()).stdout
-    assert "fwalpha-cpu==1.3" in listed and "fwalpha==" not in listed  # no second build over the first
+    assert line == (f"Set-up: this kernel has no layers-modules (this book's package), so: pip install "
+                    f"'{sandbox.book}' (every other package kept as it is)")
+    installed = sandbox.installed()
+    assert installed["fwalpha-cpu"] == "1.3" and "fwalpha" not in installed  # no second build over the first
 
 
-def test_an_older_version_is_upgraded_within_the_range_with_what_it_needs(sandbox):
-    # As on Colab for Flax NNX: flax is too old, and the newer flax needs a newer jax.
-    sandbox.start_with("fwalpha==1.0", "fwbeta==1.0", str(sandbox.book))
+def test_an_older_version_is_upgraded_within_the_range_when_what_it_needs_is_there(sandbox):
+    sandbox.start_with("fwalpha==1.3", "fwbeta==1.0", str(sandbox.book))
     requires = ["python>=3.10", "fwalpha>=1.0,<2", "fwbeta>=1.2,<2"]
     [(stream, [line])] = lines(sandbox.run_setup(requires))
-    assert line.startswith("Set-up: this kernel has fwbeta 1.0, so: pip install")
-    assert sandbox.versions() == "fwalpha 1.5, fwbeta 1.2"  # fwalpha moved as fwbeta needs, within range
+    assert line.startswith("Set-up: this kernel has fwbeta 1.0, so: pip install 'fwbeta>=1.2,<2'")
+    assert sandbox.versions() == "fwalpha 1.3, fwbeta 1.2"  # fwalpha kept, although 1.5 is there
+
+
+def test_an_upgrade_that_would_replace_a_working_package_stops_with_one_line_and_changes_nothing(sandbox):
+    # fwbeta 1.2 needs fwalpha 1.3 or newer (pip takes 2.5), and the kernel's fwalpha 1.0 works: kept.
+    sandbox.start_with("fwalpha==1.0", "fwbeta==1.0", str(sandbox.book))
+    requires = ["python>=3.10", "fwalpha>=1.0,<2", "fwbeta>=1.2,<2"]
+    outputs = sandbox.run_setup(requires)
+    (_, attempt), (kind, [message]) = lines(outputs)
+    assert kind == "error" and outputs[-1]["ename"] == "SetupStopped"
+    assert message.startswith("Set-up stopped: this kernel has fwbeta 1.0; what this notebook needs does not "
+                              "fit beside fwalpha 1.0 (pip would take 2.5), which works and is kept. Fix: ")
+    assert message.endswith("replace them yourself: %pip install 'fwbeta>=1.2,<2', then restart the kernel")
+    assert sandbox.versions() == "fwalpha 1.0, fwbeta 1.0"
 
 
 def test_offline_an_unsupported_version_gives_one_clear_line_and_changes_nothing(sandbox, tmp_path):
@@ -194,6 +223,100 @@ def test_framework_settings_are_set_before_any_import(sandbox):
     outputs = sandbox.run_setup(REQUIRES, settings={"DEMO_LOG_LEVEL": "3"},
                                 then="\nprint(os.environ['DEMO_LOG_LEVEL'])")
     assert lines(outputs) == [("stdout", ["3"])]
+
+
+# --- the set-up cell on Colab's runtimes (runtimes/colab-*.txt), with stand-in releases ---
+
+def profile(name):
+    """A runtime profile's pinned versions, by canonical name."""
+    text = (ROOT / "runtimes" / f"{name}.txt").read_text()
+    return {canonical(n): v for n, v in re.findall(r"^([\w.-]+)==(\S+)$", text, re.M)}
+
+
+def requires(key):
+    return [str(r) for r in CONFIG.framework(key).requires]
+
+
+@pytest.fixture(scope="module")
+def releases(sandbox):
+    """Stand-ins for the releases pip finds: each profile's versions and newer ones, with the
+    pins that matter (jax pins jaxlib, its CUDA plugin its PJRT, flax a jax, numba a numpy)."""
+    gpu, tpu, py312 = profile("colab-gpu"), profile("colab-tpu"), profile("colab-py312")
+    jax, newest_jax = gpu["jax"], "0.12.0.1"
+    for version in ("0.6.0", jax, newest_jax):
+        wheel(sandbox.wheels, "jax", version, requires=[f"jaxlib=={version}"])
+        wheel(sandbox.wheels, "jaxlib", version)
+        wheel(sandbox.wheels, "jax-cuda12-plugin", version, requires=[f"jax-cuda12-pjrt=={version}"])
+        wheel(sandbox.wheels, "jax-cuda12-pjrt", version)
+    wheel(sandbox.wheels, "flax", gpu["flax"], requires=["jax>=0.6.0"])
+    wheel(sandbox.wheels, "flax", "0.12.0", requires=["jax>=0.7.1"])
+    wheel(sandbox.wheels, "flax", "0.12.12", requires=["jax>=0.11.1"])  # pip's pick, unheld
+    for version in sorted({tpu["torch"], py312["torch"], "2.13.0"}):
+        wheel(sandbox.wheels, "torch", version)
+    wheel(sandbox.wheels, "torch-xla", tpu["torch"], requires=[f"torch=={tpu['torch']}"], module="torch_xla")
+    for version in sorted({py312["numpy"], tpu["numpy"], "2.4.6"}):
+        wheel(sandbox.wheels, "numpy", version)
+    wheel(sandbox.wheels, "numba", py312["numba"], requires=["numpy>=1.22,<2.1"])
+    for version in (tpu["keras"], "3.15.1"):
+        wheel(sandbox.wheels, "keras", version)
+    wheel(sandbox.wheels, "tensorflow", "2.20.0", requires=["keras>=3.10"])
+    wheel(sandbox.wheels, "tensorflow", "2.21.0", requires=["keras>=3.15"])
+    return {"gpu": gpu, "tpu": tpu, "py312": py312}
+
+
+def the_book_alone(line, sandbox):
+    return line == (f"Set-up: this kernel has no layers-modules (this book's package), so: pip install "
+                    f"'{sandbox.book}' (every other package kept as it is)")
+
+
+def test_on_colabs_gpu_runtime_flax_nnx_takes_the_flax_that_fits_its_jax_family(sandbox, releases):
+    gpu = releases["gpu"]
+    family = {n: gpu[n] for n in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt")}
+    sandbox.start_with(*(f"{n}=={v}" for n, v in family.items()), f"flax=={gpu['flax']}")
+    [(stream, [line])] = lines(sandbox.run_setup(requires("nnx"), BOOK_PACKAGE_SOURCE=str(sandbox.book)))
+    assert line.startswith(f"Set-up: this kernel has flax {gpu['flax']}, no layers-modules")
+    installed = sandbox.installed()
+    assert installed["flax"] == "0.12.0"  # not 0.12.12, which needs a jax this runtime lacks
+    assert {n: installed[n] for n in family} == family  # the whole family as it was: it agrees
+
+
+def test_on_colabs_tpu_runtime_pytorch_keeps_torch_2_9_that_torch_xla_pins(sandbox, releases):
+    tpu = releases["tpu"]
+    sandbox.start_with(f"torch=={tpu['torch']}", f"torch-xla=={tpu['torch']}", f"numpy=={tpu['numpy']}")
+    [(stream, [line])] = lines(sandbox.run_setup(requires("pytorch"), BOOK_PACKAGE_SOURCE=str(sandbox.book)))
+    assert the_book_alone(line, sandbox)
+    installed = sandbox.installed()
+    assert (installed["torch"], installed["numpy"]) == (tpu["torch"], tpu["numpy"])
+
+
+def test_on_colabs_python_3_12_runtime_pytorch_keeps_numpy_2_0_that_numba_pins(sandbox, releases):
+    py312 = releases["py312"]
+    sandbox.start_with(f"numpy=={py312['numpy']}", f"numba=={py312['numba']}", f"torch=={py312['torch']}")
+    [(stream, [line])] = lines(sandbox.run_setup(requires("pytorch"), BOOK_PACKAGE_SOURCE=str(sandbox.book)))
+    assert the_book_alone(line, sandbox)
+    assert sandbox.installed()["numpy"] == py312["numpy"]
+
+
+def test_a_framework_the_kernel_lacks_comes_in_the_release_that_fits_what_it_has(sandbox, releases):
+    tpu = releases["tpu"]  # Colab's TPU runtime: keras, and no tensorflow
+    sandbox.start_with(f"keras=={tpu['keras']}", f"numpy=={tpu['numpy']}")
+    [(stream, [line])] = lines(sandbox.run_setup(requires("tensorflow"), BOOK_PACKAGE_SOURCE=str(sandbox.book)))
+    assert line.startswith("Set-up: this kernel has no tensorflow, no layers-modules")
+    installed = sandbox.installed()
+    assert (installed["tensorflow"], installed["keras"]) == ("2.20.0", tpu["keras"])  # not 2.21, not keras 3.15
+
+
+def test_a_jax_too_old_beside_its_cuda_plugin_stops_and_says_how_to_move_the_family(sandbox, releases):
+    old = ("jax==0.6.0", "jaxlib==0.6.0", "jax-cuda12-plugin==0.6.0", "jax-cuda12-pjrt==0.6.0", "flax==0.11.2")
+    sandbox.start_with(*old, str(sandbox.book))
+    [(kind, [message])] = lines(sandbox.run_setup(requires("jax")))
+    jax = str(CONFIG.framework("jax").requires[1]).removeprefix("jax")
+    assert message == ("Set-up stopped: this kernel has jax 0.6.0, and jax moves only together with "
+                       "jax-cuda12-pjrt, jax-cuda12-plugin, which this set-up leaves to you. Fix: "
+                       f"%pip install -U 'jax[cuda12]{jax}', then restart the kernel and run this cell again")
+    installed = sandbox.installed()
+    assert [f"{n}=={installed[n]}" for n in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt", "flax")] \
+        == list(old)
 
 
 def test_requires_entries_must_be_a_range(tmp_path):

@@ -19,6 +19,9 @@ from bookmachine.pipeline import toc_files
 from bookmachine.split import has_code, read_source
 from conftest import ROOT, code
 
+sys.path.insert(0, str(ROOT / "checks"))
+import runtimes_colab  # noqa: E402
+
 CONFIG = book_config.load(ROOT)
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
@@ -99,7 +102,9 @@ def test_the_weekly_runtimes_check_takes_colabs_list_runs_every_profile_and_fail
     moved = next(i for i, run in enumerate(commands) if "colab.diff" in run and "exit 1" in run)
     assert refresh < profiles < moved  # Colab's newest list is what the notebooks run against
     assert "googlecolab/backend-info" in commands[refresh]
-    assert "git diff runtimes/colab.txt" in commands[refresh]
+    assert "git diff runtimes/colab*.txt" in commands[refresh]
+    for profile in runtimes_colab.RUNTIMES:  # every Colab runtime, each week
+        assert f"take {profile} " in commands[refresh], profile
     assert steps[moved]["if"] == "${{ !cancelled() }}"  # reported even when a notebook failed too
     python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
     wanted = {book_config_python(path) for path in (ROOT / "runtimes").glob("*.txt")}

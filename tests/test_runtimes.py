@@ -37,15 +37,64 @@ def test_every_profile_names_its_python_and_frameworks_and_every_framework_has_a
     assert local == set(CONFIG.keys)  # a downloaded notebook of any framework is checked somewhere
 
 
-def test_the_colab_profile_pins_colabs_versions_of_the_frameworks():
-    colab = pins(ROOT / "runtimes" / "colab.txt")
-    text = (ROOT / "runtimes" / "colab.txt").read_text()
+@pytest.mark.parametrize("name", sorted(runtimes.RUNTIMES))
+def test_each_colab_profile_pins_colabs_versions_of_the_frameworks(name):
+    colab = pins(ROOT / "runtimes" / f"{name}.txt")
+    text = (ROOT / "runtimes" / f"{name}.txt").read_text()
     assert re.search(r"at commit [0-9a-f]{7} of \d{4}-\d{2}-\d{2}", text)  # where it came from
     for fw in CONFIG.frameworks:
         if "colab" in fw.launch:
             for requirement in fw.requires:
-                if requirement.name != "python":
+                if requirement.name != "python" and not (name == "colab-tpu" and requirement.name == "tensorflow"):
                     assert requirement.name in colab, requirement.name  # transcribed, not guessed
+
+
+def test_the_colab_profiles_hold_what_breaks_when_the_set_up_cell_moves_it():
+    gpu, tpu, py312 = (pins(ROOT / "runtimes" / f"colab-{n}.txt") for n in ("gpu", "tpu", "py312"))
+    family = {gpu[n] for n in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt")}
+    assert len(family) == 1  # the CUDA plugin family, at jax's version
+    assert tpu["torch"] == "2.9.0" and "tensorflow" not in tpu  # torch-xla's torch; no tensorflow there
+    assert py312["numpy"] == "2.0.2" and py312["numba"] == "0.60.0"  # numba pins numpy below 2.1
+    assert not any(n.startswith("nvidia-") or n in ("libtpu", "torch-xla") for n in {**gpu, **tpu})
+
+
+def test_colabs_gpu_list_is_transcribed_with_its_jax_cuda_plugins_and_without_the_cuda_libraries():
+    freeze = FREEZE.replace("torch @ https://download.pytorch.org/whl/cpu/torch-2.11.0%2Bcpu-cp313-cp313-"
+                            "manylinux_2_28_x86_64.whl", "torch==2.11.0+cu128") + (
+        "jax-cuda12-pjrt==0.7.2\njax-cuda12-plugin==0.7.2\nnumba==0.61.2\nnvidia-cublas-cu12==12.8.4.1\n")
+    text = runtimes.transcribe_colab(freeze, "Python 3.13.15\n", "a724079", "2026-08-19", CONFIG,
+                                     runtimes.RUNTIMES["colab-gpu"])
+    assert "(pip-freeze.gpu.txt, os-info-gpu.txt) at commit a724079 of 2026-08-19" in text
+    assert "# env: JAX_PLATFORMS=cpu, JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1\n" in text  # no GPU on the machines that run the profiles
+    assert pins_of(text) == {"flax": "0.11.2", "ipykernel": "6.17.1", "jax": "0.7.2", "numpy": "2.1.3",
+                             "torch": "2.11.0", "jax-cuda12-pjrt": "0.7.2", "jax-cuda12-plugin": "0.7.2",
+                             "numba": "0.61.2"}  # +cu128 dropped; no nvidia-* library
+
+
+def test_a_row_passes_only_when_the_set_up_cell_kept_what_the_runtime_had_in_range():
+    before = {"jax": "0.7.2", "jaxlib": "0.7.2", "jax-cuda12-plugin": "0.7.2", "flax": "0.11.2", "numpy": "2.0.2"}
+    profile = runtimes.Profile(ROOT / "runtimes" / "colab-gpu.txt", "3.13", ["nnx"])
+
+    def result_of(after, too_old=("flax",)):
+        result = runtimes.Result()
+        runtimes.package_changes(before, after, set(too_old), result)
+        return result
+
+    fine = result_of({**before, "flax": "0.12.0", "layers-modules": "0.1.0", "treescope": "0.1.10"})
+    assert fine.changed == ["flax 0.11.2->0.12.0", "layers-modules", "treescope 0.1.10 (new)"]
+    assert runtimes.failures(profile, fine) == []
+    split = result_of({**before, "flax": "0.12.12", "jax": "0.12.0.1", "jaxlib": "0.12.0.1"})
+    assert runtimes.failures(profile, split) == [
+        "the set-up cell changed what the runtime had within range: jax 0.7.2->0.12.0.1, jaxlib 0.7.2->0.12.0.1",
+        "the jax family's versions disagree: jax 0.12.0.1, jax-cuda12-plugin 0.7.2, jaxlib 0.12.0.1"]
+    assert runtimes.failures(profile, result_of({**before, "numpy": "2.4.6"}, too_old=())) == [
+        "the set-up cell changed what the runtime had within range: numpy 2.0.2->2.4.6"]
+
+
+def test_a_profile_may_give_the_kernel_environment_variables(tmp_path):
+    path = tmp_path / "gpu.txt"
+    path.write_text("# python: 3.13\n# frameworks: jax\n# env: JAX_PLATFORMS=cpu, A=b=c\njax==0.7.2\n")
+    assert runtimes.read_profile(path, CONFIG.keys).env == {"JAX_PLATFORMS": "cpu", "A": "b=c"}
 
 
 FREEZE = """\
@@ -90,11 +139,9 @@ def test_a_downloaded_notebook_runs_in_a_plain_local_jupyter_through_its_own_set
         assert result.notebooks > 0 and result.clean == result.notebooks, (key, result.failed)
         assert result.differ == [], (key, result.differ)  # same versions as the site: same outputs
         [line] = result.setup_lines  # the first notebook installs the package; the others find it
-        wanted = [str(r).replace("tensorflow>", "tensorflow_cpu>")  # the build the profile has
-                  for r in CONFIG.framework(key).requires if r.name != "python"]
-        assert re.fullmatch(r"Set-up: this kernel has no layers-modules \(this book's package\), so: "
-                            + re.escape("pip install " + " ".join(f"'{w}'" for w in wanted))
-                            + r" '/\S+/checkout'", line), line  # a copy of this checkout's package
+        assert re.fullmatch(r"Set-up: this kernel has no layers-modules \(this book's package\), so: pip install "
+                            r"'/\S+/checkout' \(every other package kept as it is\)", line), line  # this checkout
+        assert result.changed == ["layers-modules"] and not result.kept_wrongly  # nothing else moved
         book_pins = pins(ROOT / ("requirements-mxnet.txt" if key == "mxnet" else "requirements.txt"))
         for name_version in result.versions.split(", "):  # what the set-up cell left: the pins
             name, version = name_version.split(" ")
@@ -140,3 +187,17 @@ def test_the_folders_of_an_environment_are_the_only_text_compared_loosely():
     assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("2 blocks", "3 blocks"))
     assert runtimes.same_anywhere(site) == runtimes.same_anywhere(here.replace("py:657", "py:654"))  # a release
     assert runtimes.same_anywhere(site) != runtimes.same_anywhere(here.replace("block.py", "other.py"))
+
+
+def test_what_a_machine_without_a_gpu_prints_for_a_cuda_build_is_not_compared():
+    import nbformat
+
+    noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+             "I0000 00:00:1796113212.733029     595 cudart_stub.cc:31] Could not find cuda drivers on your "
+             "machine, GPU will not be used.\n")
+    quiet = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    noisy = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr", text=noise),
+                                                    nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    assert runtimes.visible(noisy) == runtimes.visible(quiet)
+    other = nbformat.v4.new_output("stream", name="stderr", text=noise + "UserWarning: something\n")
+    assert runtimes.visible(nbformat.v4.new_code_cell("x", outputs=[other])) == [("stderr", "UserWarning: something\n")]

@@ -30,14 +30,16 @@ PACKAGE = "layers_modules"  # the teaching package the notebooks import
 SETUP_TEMPLATE = string.Template('''\
 # Set-up, the same on Colab, Studio Lab, Kaggle and your own Jupyter: install what this
 # notebook needs and lacks, upgrade a package only if it is older than this chapter
-# supports, and never replace a version that works. To take this book's package from
-# somewhere else (a path, a wheel, a pip URL), set BOOK_PACKAGE_SOURCE.
-import importlib.metadata, importlib.util, os, platform, re, subprocess, sys
+# supports, and keep every other package at the version the kernel has (pip is told to).
+# To take this book's package from somewhere else (a path, a wheel, a pip URL), set
+# BOOK_PACKAGE_SOURCE.
+import importlib.metadata, importlib.util, json, os, platform, re, subprocess, sys, tempfile
 $env
 # What this notebook needs: package -> (oldest supported version, first one past the range).
 NEEDS = $needs
 PYTHON = "$python"  # the oldest supported Python
 BOOK = os.environ.get("$package_env") or "$package"
+JAX_FAMILY = r"jax|jaxlib|jax-cuda\\d+-(plugin|pjrt)|libtpu"  # jax moves only with these
 
 
 class SetupStopped(Exception):
@@ -49,31 +51,64 @@ def release(version):  # "2.11.0+cpu" -> (2, 11, 0)
     return tuple(int(n) for n in re.findall(r"\\d+", version.split("+")[0]))
 
 
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pip(*args):
+    return subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--no-color"],
+                          capture_output=True, text=True)
+
+
 if release(platform.python_version()) < release(PYTHON):
     raise SetupStopped(f"this kernel runs Python {platform.python_version()}; this notebook needs "
                        f"Python {PYTHON} or newer. Fix: pick a kernel with a newer Python, e.g. one "
                        f"made in a terminal by `conda create -y -n layers python={PYTHON} ipykernel`")
 providers = importlib.metadata.packages_distributions()  # import name -> installed packages
-lacking, wanted = [], []
+lacking, wanted, moving, ranges = [], [], set(), {}
 for name, (oldest, beyond) in NEEDS.items():
     package = providers.get(name, [name])[0]  # what provides `import name`, e.g. tensorflow-cpu
     have = importlib.metadata.version(package) if name in providers else None
-    spec = f"{package}>={oldest}" + (f",<{beyond}" if beyond else "")
-    if have and beyond and release(have) >= release(beyond):
-        spec = f"{package}=={have}"  # newer than the range, but it may well work: kept
-    elif not have or release(have) < release(oldest):
+    if not have or release(have) < release(oldest):  # newer than the range is kept: it may work
         lacking.append(f"{package} {have}" if have else f"no {name}")
-    wanted.append(spec)  # pip keeps an installed version that fits
+        wanted.append(f"{package}>={oldest}" + (f",<{beyond}" if beyond else ""))
+        ranges[name] = wanted[-1].removeprefix(package)  # e.g. ">=0.7.2,<0.13"
+        moving.add(canonical(package))
 if importlib.util.find_spec("$package_module") is None:
     lacking.append("no $package_name (this book's package)")
     wanted.append(BOOK)
 if lacking:
+    installed = {}  # every package the kernel has, which pip must keep at its version
+    for dist in importlib.metadata.distributions():
+        if dist.metadata["Name"] and re.fullmatch(r"[\\w.!+]+", dist.version):
+            installed.setdefault(canonical(dist.metadata["Name"]), dist.version)
+    family = {n for n in installed if re.fullmatch(JAX_FAMILY, n)}
+    if moving & family:  # jax too old: it moves with jaxlib, and with its accelerator plugins
+        moving |= family
+        if family - {"jax", "jaxlib"}:
+            extra = "tpu" if "libtpu" in family else re.search(r"cuda\\d+", " ".join(family))[0]
+            raise SetupStopped(f"this kernel has {', '.join(lacking)}, and jax moves only together with "
+                               f"{', '.join(sorted(family - {'jax', 'jaxlib'}))}, which this set-up "
+                               f"leaves to you. Fix: %pip install -U 'jax[{extra}]{ranges.get('jax', '')}', then "
+                               "restart the kernel and run this cell again")
     command = "pip install " + " ".join(f"'{w}'" for w in wanted)
-    print(f"Set-up: this kernel has {', '.join(lacking)}, so: {command}", flush=True)
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-color", *wanted],
-                         capture_output=True, text=True)
-    if pip.returncode:
-        said = (pip.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("ERROR: ")
+    print(f"Set-up: this kernel has {', '.join(lacking)}, so: {command} "
+          "(every other package kept as it is)", flush=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as held:
+        held.write("".join(f"{n}=={v}\\n" for n, v in installed.items() if n not in moving))
+    done = pip("install", "--constraint", held.name, *wanted)
+    if done.returncode:  # what would pip replace, if it could?
+        plan = pip("install", "--dry-run", "--report", held.name + ".json", *wanted)
+        taken = json.load(open(held.name + ".json"))["install"] if plan.returncode == 0 else []
+        replaced = [f"{n} {installed[n]} (pip would take {v})" for n, v in
+                    ((canonical(i["metadata"]["name"]), i["metadata"]["version"]) for i in taken)
+                    if n in installed and n not in moving and v != installed[n]]
+        if replaced:
+            raise SetupStopped(f"this kernel has {', '.join(lacking)}; what this notebook needs does not "
+                               f"fit beside {', '.join(replaced)}, which works and is kept. Fix: "
+                               "a runtime with newer packages (Colab: Runtime > Change runtime type), or "
+                               f"replace them yourself: %{command}, then restart the kernel")
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1].removeprefix("ERROR: ")
         raise SetupStopped(f"this kernel has {', '.join(lacking)}, and pip could not install what "
                            f"this notebook needs (pip: {said}). Fix: %{command}")
     importlib.invalidate_caches()''')
