@@ -107,14 +107,17 @@ def baseline(book: Path, env: dict) -> dict:
     """The same notebooks, one kernel at a time with nbconvert, then the site from scratch."""
     config = yaml.safe_load((book / "_config.yml").read_text())["sphinx"]["config"]
     kernels = {fw["key"]: fw["kernel"] for fw in config["bookmachine_frameworks"]}
-    notebooks = sorted((book / "_build" / "notebooks").glob("*/*.ipynb"))
+    exported = book / "_build" / "notebooks"
+    notebooks = sorted(exported.rglob("*.ipynb"))
     scratch = Path(tempfile.mkdtemp())
     seconds, peak = 0.0, 0
     kernels_seen = 0
     for notebook in notebooks:
+        framework = notebook.relative_to(exported).parts[0]
         s, p, k, _ = timed([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
-                            f"--ExecutePreprocessor.kernel_name={kernels[notebook.parent.name]}",
-                            "--output-dir", str(scratch / notebook.parent.name), str(notebook)], book, env)
+                            f"--ExecutePreprocessor.kernel_name={kernels[framework]}",
+                            "--output-dir", str(scratch / notebook.relative_to(exported).parent),
+                            str(notebook)], book, env)
         seconds, peak, kernels_seen = seconds + s, max(peak, p), kernels_seen + k
     shutil.rmtree(book / "_build" / ".staging", ignore_errors=True)
     # The site alone: every output already cached, so only Sphinx works.
@@ -135,7 +138,7 @@ def main() -> int:
         env = dict(os.environ, PYTHONPATH=str(book / "src"), BOOKMACHINE_SKIP=os.environ.get("BOOKMACHINE_SKIP", ""))
         rows = {}
         rows["cold build"] = book_build(book, env)
-        framework_notebooks = len(list((book / "_build" / "notebooks" / CLASS_FRAMEWORK).glob("*.ipynb")))
+        framework_notebooks = len(list((book / "_build" / "notebooks" / CLASS_FRAMEWORK).rglob("*.ipynb")))
         rows["nothing changed"] = book_build(book, env)
         text = (book / PAGE).read_text()
         sentence = re.search(r"\n\n([A-Z][^\n`{]{20,}?\.)", text).group(1)

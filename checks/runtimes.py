@@ -315,7 +315,7 @@ def run_framework(profile: Profile, base: Path, framework, work: Path, pages=Non
     python = fresh_copy(base, work / "env")
     env = reader_env(**{PACKAGE_SOURCE_ENV: str(package_sources(work / "checkout"))})
     (work / "cwd").mkdir(parents=True, exist_ok=True)
-    paths = sorted((NOTEBOOKS / framework.key).glob("*.ipynb"))
+    paths = sorted((NOTEBOOKS / framework.key).rglob("*.ipynb"))
     started = time.perf_counter()
     if pages:
         paths = [p for p in paths if p.stem in pages]

@@ -11,6 +11,7 @@ import nbformat
 
 from . import claims, export, library, split
 from .config import BookConfig
+from .errors import BookError
 from .execute import execute
 from .job import Job
 from .merge import PageRenderer
@@ -36,6 +37,7 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
     """
     paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
     sources = [split.read_source(path, config.root, config.keys) for path in paths]
+    check_notebook_names(sources, config)
     library.check(sources, config)
     jobs: dict[str, dict[str, Job]] = {}
     for source in sources:
@@ -51,6 +53,20 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
     for source in sources:
         book.pages[source.docname] = PageRenderer(source, jobs[source.docname], config).render()
     return book
+
+
+def check_notebook_names(sources: list[split.Source], config: BookConfig) -> None:
+    """Every page with code gets a notebook of its own: two that would share one are an error."""
+    seen: dict[str, split.Source] = {}
+    for source in sources:
+        if not any(split.has_code(source, fw.key) for fw in config.frameworks):
+            continue
+        name = export.notebook_name(source.docname)
+        other = seen.setdefault(name, source)
+        if other is not source:
+            raise BookError(f"{other.path.relative_to(config.root)} and {source.path.relative_to(config.root)} "
+                            f"would both export to <framework>/{name}.ipynb (one notebook for two pages): "
+                            "rename one of them, or move it to another folder", path=config.root / "_toc.yml")
 
 
 def write_manifest(book: Book) -> Path:
