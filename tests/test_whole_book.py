@@ -49,6 +49,7 @@ def page(docname: str) -> str:
 
 
 def write_book(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     make_book(root, {docname: page(docname) for docname in TITLES}, frameworks=KEYS)
     (root / "_toc.yml").write_text(TOC)
     return root
@@ -149,3 +150,76 @@ def test_parts_chapters_and_sections_are_numbered_across_parts(book):
     assert number("intro") is None
     assert [number(f"chapters/{c}/{p}") for c in ("one", "two") for p in ("index", "page")] == \
         ["1.", "1.1.", "2.", "2.1."]
+
+
+# --- execution spread over machines ------------------------------------------------------
+
+def clone(root: Path) -> tuple[Path, dict]:
+    """A copy of the book as another machine holds it: at its own path, with its own
+    kernel spec, whose environment names a folder inside the clone (as a .venv would)."""
+    write_book(root)
+    spec = root / "env" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    (root / "env" / "lib").mkdir()
+    spec.write_text(json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                "display_name": "Python 3", "language": "python",
+                                "env": {"PYTHONPATH": str(root / "env" / "lib")}}))
+    return root, env(JUPYTER_PATH=str(root / "env" / "jupyter"))
+
+
+def notebooks(root: Path) -> dict[str, bytes]:
+    exported = root / "_build/notebooks"
+    return {p.relative_to(exported).as_posix(): p.read_bytes() for p in sorted(exported.rglob("*.ipynb"))}
+
+
+def test_machines_that_execute_some_frameworks_each_feed_a_build_that_runs_nothing(book, tmp_path):
+    (a, env_a), (b, env_b), (c, env_c) = (clone(tmp_path / name) for name in ("a", "b", "c"))
+    first = bookmachine(a, "execute", "--frameworks", "alpha", "--cache-out", str(tmp_path / "out-a"),
+                        environment=env_a)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert ran(first) == (5, 5) and not (a / "_build/html").exists()  # no Sphinx
+    second = bookmachine(b, "execute", "--frameworks", "beta", "--cache-out", str(tmp_path / "out-b"),
+                         environment=env_b)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert ran(second) == (5, 5)
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "out-a").iterdir()) == ["alpha"] * 5
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "out-b").iterdir()) == ["beta"] * 5
+    merged = bookmachine(c, "build", "--cache-from", str(tmp_path / "out-a"), str(tmp_path / "out-b"),
+                         environment=env_c)
+    assert merged.returncode == 0, merged.stdout[-3000:] + merged.stderr[-3000:]
+    assert "10 results merged into the local cache, 0 already there, 0 rejected" in merged.stdout
+    assert ran(merged) == (0, 10), "the cache keys depend on where the book lies"
+    assert notebooks(c) == notebooks(book)  # the same as one machine's build
+    again = bookmachine(c, "build", "--cache-from", str(tmp_path / "out-a"), environment=env_c)
+    assert "0 results merged into the local cache, 5 already there, 0 rejected" in again.stdout
+    assert ran(again) == (0, 10)
+
+
+def test_a_corrupt_result_from_another_machine_is_rejected_by_path_and_run_here(tmp_path):
+    (a, env_a), (c, env_c) = clone(tmp_path / "a"), clone(tmp_path / "c")
+    out = tmp_path / "out"
+    assert bookmachine(a, "execute", "--frameworks", "alpha,beta", "--cache-out", str(out),
+                       environment=env_a).returncode == 0
+    entries = sorted(out.iterdir())
+    assert len(entries) == 10
+    broken, emptied = entries[0], entries[1]
+    broken.write_text(broken.read_text()[:-20])  # cut short in transfer
+    emptied.write_text("[]")
+    (out / "notes.txt").write_text("not an entry")
+    result = bookmachine(c, "build", "--cache-from", str(out), environment=env_c)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "8 results merged into the local cache, 0 already there, 3 rejected" in result.stdout
+    for path, why in ((broken, "unreadable (JSONDecodeError"), (emptied, "not a list of cells"),
+                      (out / "notes.txt", "not a cache entry")):
+        assert f"rejected {path}: {why}" in result.stdout, result.stdout
+    assert ran(result) == (2, 10)
+    assert not (c / "_build/.bookmachine/outputs" / "notes.txt").exists()
+
+
+def test_execute_and_cache_from_say_what_is_wrong(tmp_path):
+    root = write_book(tmp_path / "book")
+    result = bookmachine(root, "execute", "--frameworks", "alpha,gamma")
+    assert result.returncode == 1 and "unknown framework(s) ['gamma']; known: alpha, beta" in result.stderr
+    result = bookmachine(root, "build", "--cache-from", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and f"{tmp_path / 'nowhere'}: --cache-from: not a folder" in result.stderr
+    assert "Traceback" not in result.stderr

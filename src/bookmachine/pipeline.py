@@ -29,11 +29,12 @@ class Book:
     stats: dict = field(default_factory=dict)
 
 
-def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
+def prepare(config: BookConfig, workers: int | None = None, paths=None, cache_out: Path | None = None) -> Book:
     """Read, check, execute (cached) and merge every source (or just ``paths``).
 
     Raises BookError on any problem, before anything is written. A framework
     with no code cell on a page gets no notebook there, and starts no kernel.
+    ``cache_out``: a folder that receives every executed notebook's cache entry.
     """
     paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
     sources = [split.read_source(path, config.root, config.keys) for path in paths]
@@ -48,7 +49,7 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
                         split.split(source, fw.key))
             for fw in config.built if split.has_code(source, fw.key)
         }
-    stats = execute([job for per_fw in jobs.values() for job in per_fw.values()], config, workers)
+    stats = execute([job for per_fw in jobs.values() for job in per_fw.values()], config, workers, cache_out)
     book = Book(config, sources, jobs, stats=stats)
     for source in sources:
         book.pages[source.docname] = PageRenderer(source, jobs[source.docname], config).render()
