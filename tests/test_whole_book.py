@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import code, make_book, prose
+from conftest import ROOT, code, make_book, prose
 
 KEYS = ("alpha", "beta")
 TOC = """\
@@ -42,16 +42,26 @@ TITLES = {"intro": "Introduction", "chapters/one/index": "Chapter One", "chapter
           "chapters/two/index": "Chapter Two", "chapters/two/page": "A Page"}
 
 
+BIBLIOGRAPHY = "\n```{bibliography}\n```\n"
+
+
 def page(docname: str) -> str:
-    """A page whose outputs say which page and framework printed them."""
-    return (f"# {TITLES[docname]}\n" + prose(f"Words of {docname}.")
-            + "".join(code(f"print('{key} ran {docname}')", key) for key in KEYS))
+    """A page whose outputs say which page and framework printed them. Both chapters cite
+    one reference; the last page holds the book's one bibliography."""
+    cite = " {cite:p}`he2016deep`" if docname.endswith("index") else ""
+    return (f"# {TITLES[docname]}\n" + prose(f"Words of {docname}.{cite}")
+            + "".join(code(f"print('{key} ran {docname}')", key) for key in KEYS)
+            + (prose("Shared again.") + BIBLIOGRAPHY if docname == "chapters/two/page" else ""))
 
 
 def write_book(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     make_book(root, {docname: page(docname) for docname in TITLES}, frameworks=KEYS)
     (root / "_toc.yml").write_text(TOC)
+    (root / "references.bib").write_text((ROOT / "references.bib").read_text())
+    config = (root / "_config.yml").read_text()
+    (root / "_config.yml").write_text(config.replace("sphinx:\n", "bibtex_bibfiles: [references.bib]\nsphinx:\n")
+                                      + "    html_context: {default_mode: auto}\n")
     return root
 
 
@@ -223,3 +233,56 @@ def test_execute_and_cache_from_say_what_is_wrong(tmp_path):
     result = bookmachine(root, "build", "--cache-from", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and f"{tmp_path / 'nowhere'}: --cache-from: not a folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_one_bibliography_serves_every_chapter(book):
+    """Both chapters cite he2016deep; the last page lists it once, and both citations link there
+    (the build passed with -W, so sphinxcontrib-bibtex warned of no duplicate)."""
+    entries = soup(book, "chapters/two/page").select('div.citation, [role="listitem"]')
+    assert len(entries) == 1 and "Deep residual learning" in entries[0].get_text()
+    for chapter in ("one", "two"):
+        links = [a["href"] for a in soup(book, f"chapters/{chapter}/index").select("a") if "HZRS16" in a.get_text()]
+        assert links and all(link.startswith("page.html#") if chapter == "two" else link.startswith("../two/page.html#")
+                             for link in links), links
+
+
+def test_a_second_bibliography_is_an_error_naming_both_pages(tmp_path):
+    root = write_book(tmp_path)
+    index = root / "chapters/one/index.md"
+    index.write_text(index.read_text() + prose("More.") + BIBLIOGRAPHY)
+    result = bookmachine(root, "build")
+    assert result.returncode == 1
+    assert "chapters/one/index.md and chapters/two/page.md each hold a {bibliography}: a book keeps one" \
+        in result.stderr, result.stderr
+    assert "executed" not in result.stdout
+
+
+@pytest.mark.browser
+def test_the_pdf_opens_with_contents_of_parts_chapters_and_sections_and_its_outline_is_the_tree(book):
+    from pypdf import PdfReader
+
+    result = bookmachine(book, "pdf")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for key in KEYS:
+        reader = PdfReader(book / "_build/pdf" / f"{key}.pdf")
+
+        def tree(items, depth=0):
+            for item in items:
+                if isinstance(item, list):
+                    yield from tree(item, depth + 1)
+                else:
+                    yield depth, item.title, reader.get_destination_page_number(item) + 1
+        outline = list(tree(reader.outline))
+        # Every page prints on one sheet here, so the pages start on sheets 2 to 6.
+        assert outline == [(0, "Contents", 1), (0, "Introduction", 2),
+                           (0, "Part A", 3), (1, "1. Chapter One", 3), (2, "1.1. A Page", 4),
+                           (0, "Part B", 5), (1, "2. Chapter Two", 5), (2, "2.1. A Page", 6)], outline
+        assert len(reader.pages) == 6
+        lines = [" ".join(line.split()) for line in reader.pages[0].extract_text().splitlines() if line.strip()]
+        assert lines == ["Tiny", key.capitalize(), "Contents", "Introduction 2", "Part A 3", "1. Chapter One 3",
+                         "1.1. A Page 4", "Part B 5", "2. Chapter Two 5", "2.1. A Page 6"], lines
+        for _, title, sheet in outline[1:]:
+            if not title.startswith("Part"):
+                assert " ".join(title.split(". ", 1)[-1].split()) in reader.pages[sheet - 1].extract_text()
+    again = bookmachine(book, "pdf")
+    assert "printed 0 of 10 page x framework prints (10 cached), 0 contents pages; merged 0" in again.stdout

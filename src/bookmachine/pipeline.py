@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None, cache_ou
     paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
     sources = [split.read_source(path, config.root, config.keys) for path in paths]
     check_notebook_names(sources, config)
+    check_one_bibliography(sources, config)
     library.check(sources, config)
     jobs: dict[str, dict[str, Job]] = {}
     for source in sources:
@@ -68,6 +70,21 @@ def check_notebook_names(sources: list[split.Source], config: BookConfig) -> Non
             raise BookError(f"{other.path.relative_to(config.root)} and {source.path.relative_to(config.root)} "
                             f"would both export to <framework>/{name}.ipynb (one notebook for two pages): "
                             "rename one of them, or move it to another folder", path=config.root / "_toc.yml")
+
+
+BIBLIOGRAPHY = re.compile(r"^(`{3,}|:{3,})\{bibliography\}", re.M)
+
+
+def check_one_bibliography(sources: list[split.Source], config: BookConfig) -> None:
+    """A book keeps one ``{bibliography}``: it lists every key cited anywhere in the book, so a
+    second one would list the same keys again (sphinxcontrib-bibtex: duplicate citations)."""
+    holders = [source for source in sources
+               if any(cell.kind == "markdown" and BIBLIOGRAPHY.search(cell.source) for cell in source.cells)]
+    if len(holders) > 1:
+        names = " and ".join(str(s.path.relative_to(config.root)) for s in holders)
+        raise BookError(f"{names} each hold a {{bibliography}}: a book keeps one, which lists every "
+                        "reference cited in any chapter. Keep it on one page (a references page at the "
+                        "end of the book, say) and remove the others", path=config.root / "_toc.yml")
 
 
 def write_manifest(book: Book) -> Path:
