@@ -363,4 +363,4 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None,
 
 
 def _name(job: Job) -> str:
-    return f"{job.framework.key}:{job.path.name}"
+    return f"{job.framework.key}:{job.path.parent.name}/{job.path.name}"  # pages of two chapters apart

@@ -6,13 +6,15 @@
 opens the solutions, waits for MathJax, the fonts and the images, and prints
 the page with the site's own print stylesheet (``static/bookmachine.css``:
 that framework's tabs only, no launch links, no reading controls). The pages
-are merged in ``_toc.yml`` order, one outline entry each, into
-``_build/pdf/<key>.pdf``, and copied into the site as ``_pdf/<key>.pdf``,
-where the header's PDF link points.
+are merged in ``_toc.yml`` order into ``_build/pdf/<key>.pdf`` after a contents
+page (parts, chapters and sections, each with the page it starts on), with an
+outline that follows the same tree (Jupyter Book's numbers included), and copied
+into the site as ``_pdf/<key>.pdf``, where the header's PDF link points.
 
 Each page x framework is cached under ``_build/.bookmachine/pdf`` by a digest
 of the page's HTML, of the files it loads (stylesheets, scripts, images) and
-of this module, so a run after a build that changed nothing prints nothing;
+of this module (the contents page by its own HTML), so a run after a build
+that changed nothing prints nothing;
 it still copies the PDFs into the site, which the build replaces wholesale.
 """
 
