@@ -136,6 +136,7 @@ def baseline(book: Path, env: dict) -> dict:
 
 CHAPTER = "chapters/layers-and-modules"
 BOOK_SIZES = (1, 2, 4)
+CODE_CELL = re.compile(r"(^```\{code-cell\}[^\n]*\n(?::[^\n]*\n)*)(.*?)(\n```$)", re.M | re.S)
 
 
 def whole_book(book: Path, chapters: int) -> None:
@@ -156,6 +157,9 @@ def whole_book(book: Path, chapters: int) -> None:
             text = page.read_text().replace("fig-modules", f"fig-modules-{k}")
             if k > 1:  # a book keeps one bibliography: the first chapter's
                 text = text.replace("```{bibliography}\n```\n", "")
+                # Other code than the first chapter's (a comment closing each cell), so that
+                # every notebook of the copy runs: the same code would be one cache entry.
+                text = CODE_CELL.sub(lambda m: f"{m[1]}{m[2]}\n# chapter {k}{m[3]}", text)
             page.write_text(text)
         names = [f"chapters/chapter-{k}/{p.rsplit('/', 1)[-1]}" for p in pages]
         parts.append({"caption": f"Part {k}", "numbered": True,

@@ -286,3 +286,19 @@ def test_the_pdf_opens_with_contents_of_parts_chapters_and_sections_and_its_outl
                 assert " ".join(title.split(". ", 1)[-1].split()) in reader.pages[sheet - 1].extract_text()
     again = bookmachine(book, "pdf")
     assert "printed 0 of 10 page x framework prints (10 cached), 0 contents pages; merged 0" in again.stdout
+
+
+def test_pages_with_the_same_code_run_once_and_show_the_same_run(tmp_path):
+    """A copied page is one cache entry: it runs once, and both pages show that run, now and
+    after a rebuild (else a rebuild would change the pages it did not run, and reprint them)."""
+    same = "# Same\n" + "".join(code(f"import uuid\nprint('{key}', uuid.uuid4())", key) for key in KEYS)
+    root = make_book(tmp_path, {"first": same, "copy": same}, frameworks=KEYS)
+    result = bookmachine(root, "build")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ran(result) == (2, 4)
+    shown = {name: (root / "_build/notebooks/alpha" / f"{name}.ipynb").read_text() for name in ("first", "copy")}
+    printed = [re.search(r"alpha [0-9a-f-]{36}", text).group(0) for text in shown.values()]
+    assert printed[0] == printed[1], printed
+    again = bookmachine(root, "build")
+    assert ran(again) == (0, 4)
+    assert (root / "_build/notebooks/alpha/first.ipynb").read_text() == shown["first"]

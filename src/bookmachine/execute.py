@@ -326,6 +326,12 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None,
             stats["cached"] += 1
         else:
             pending.append((job, entry))
+    # Pages with the same code (a chapter's copy, a shared exercise) share one entry: the
+    # notebook runs once and every page shows that run, in this build and the next.
+    twins: dict[Path, list[Job]] = {}
+    for job, entry in pending:
+        twins.setdefault(entry, []).append(job)
+    pending = [(jobs_[0], entry) for entry, jobs_ in twins.items()]
     # Longest first (as long as last time), so that no slow notebook starts last and runs alone.
     timings_file = config.cache_dir / "seconds.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
@@ -352,7 +358,8 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None,
     timings_file.write_text(json.dumps(timings, indent=0, sort_keys=True))
     for (job, entry), outputs in zip(pending, results):
         _check_stderr(job, outputs)
-        job.outputs = outputs
+        for twin in twins[entry]:
+            twin.outputs = outputs
         _write_entry(entry, json.dumps(outputs))
     if cache_out is not None:
         cache_out = Path(cache_out)

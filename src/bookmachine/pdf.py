@@ -24,6 +24,7 @@ import functools
 import hashlib
 import http.server
 import json
+import re
 import shutil
 import threading
 from contextlib import contextmanager
@@ -59,6 +60,9 @@ PREPARE_PAGE = """async () => {
             .map(m => m.textContent.slice(0, 60)),
     };
 }"""
+
+
+VERSION_QUERY = re.compile(r"""\?v=[0-9a-f]+(?=["'])""")
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,10 @@ class _Digests:
         text = path.read_text(encoding="utf-8")
         facts = _PageFacts()
         facts.feed(text)
-        digest = hashlib.sha256(self.machine.encode() + text.encode())
+        # Sphinx adds "?v=CHECKSUM" to a static file's link only once the file exists, so a
+        # page written again after a cold build differs by that alone; the file's own digest
+        # is counted below.
+        digest = hashlib.sha256(self.machine.encode() + VERSION_QUERY.sub("", text).encode())
         base = f"http://site/{docname}.html"
         for ref in facts.loads:
             url = urlparse(urljoin(base, ref))
