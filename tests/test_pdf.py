@@ -129,6 +129,8 @@ def test_pdf_opens_with_a_contents_page_of_every_page_and_where_it_starts(pdfs, 
     expected = [f"{page_title(site, docname)} {start + 1}" for docname, (_, start) in zip(PAGES, outline)]
     assert lines[3:] == expected, f"{key}.pdf contents: {lines[3:]}, pages start at {expected}"
     assert outline[0][1] == 1  # the contents fit on one sheet
+    numbers = [text.split()[-1] if text.split() else "" for text in texts[1:]]
+    assert numbers == [str(sheet) for sheet in range(2, len(texts) + 1)], f"{key}.pdf sheet numbers: {numbers}"
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -284,6 +284,8 @@ def test_the_pdf_opens_with_contents_of_parts_chapters_and_sections_and_its_outl
         for _, title, sheet in outline[1:]:
             if not title.startswith("Part"):
                 assert " ".join(title.split(". ", 1)[-1].split()) in reader.pages[sheet - 1].extract_text()
+        # Each sheet after the contents carries the number the contents give it.
+        assert [reader.pages[i].extract_text().split()[-1] for i in range(1, 6)] == ["2", "3", "4", "5", "6"]
     again = bookmachine(book, "pdf")
     assert "printed 0 of 10 page x framework prints (10 cached), 0 contents pages; merged 0" in again.stdout
 

@@ -7,7 +7,8 @@ opens the solutions, waits for MathJax, the fonts and the images, and prints
 the page with the site's own print stylesheet (``static/bookmachine.css``:
 that framework's tabs only, no launch links, no reading controls). The pages
 are merged in ``_toc.yml`` order into ``_build/pdf/<key>.pdf`` after a contents
-page (parts, chapters and sections, each with the page it starts on), with an
+page (parts, chapters and sections, each with the page it starts on; every sheet
+after it carries its number at the foot), with an
 outline that follows the same tree (Jupyter Book's numbers included), and copied
 into the site as ``_pdf/<key>.pdf``, where the header's PDF link points.
 
@@ -296,20 +297,32 @@ li.chapter {{ margin-top: .3em; }}
 </ul></body></html>"""
 
 
+def _sheets(path: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(path).pages)
+
+
 def merge(prints: list[PagePrint], target: Path, title: str, tree: list[TocEntry] | None = None,
-          contents: Path | None = None) -> None:
-    """One framework's printed pages, in order, after the contents page; the outline follows
-    the book's tree (parts, chapters, sections), one entry per page."""
-    from pypdf import PdfWriter
+          contents: Path | None = None, numbers: Path | None = None) -> None:
+    """One framework's printed pages, in order, after the contents page, each sheet after it
+    numbered at its foot (the numbers the contents give); the outline follows the book's tree
+    (parts, chapters, sections), one entry per page."""
+    from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
     if contents is not None:
         writer.append(str(contents), import_outline=False)
         writer.add_outline_item("Contents", 0)
+    front = len(writer.pages)
     starts = {}
     for item in prints:
         starts[item.docname] = len(writer.pages)
         writer.append(str(item.cached), import_outline=False)
+    if numbers is not None:
+        stamps = PdfReader(numbers).pages
+        for sheet in range(front, len(writer.pages)):
+            writer.pages[sheet].merge_page(stamps[sheet])
     titles = {p.docname: p.title for p in prints}
 
     def add(entry: TocEntry, parent):
@@ -335,7 +348,8 @@ def _contents_cached(cache: Path, html: str, machine: str) -> Path:
     return cache / f"{hashlib.sha256((machine + html).encode()).hexdigest()}.pdf"
 
 
-def make_contents(config: BookConfig, prints: list[PagePrint], tree: list[TocEntry], chromium: str) -> tuple[dict, int]:
+def make_contents(config: BookConfig, prints: list[PagePrint], tree: list[TocEntry],
+                  browser: "_Browser") -> tuple[dict, int]:
     """framework key -> its printed contents page (cached by its HTML), and how many were printed.
 
     Its page numbers count its own sheets: guessed as 1, printed again if it took more."""
@@ -343,54 +357,81 @@ def make_contents(config: BookConfig, prints: list[PagePrint], tree: list[TocEnt
 
     machine = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     cache = config.cache_dir / "pdf"
-    found, printed, browser = {}, 0, None
-    try:
-        for fw in config.frameworks:
-            own = [p for p in prints if p.framework == fw]
-            sheets = 1
-            for _ in range(4):
-                html = contents_html(config.title, fw, tree, own, sheets)
-                path = _contents_cached(cache / fw.key, html, machine)
-                if not path.is_file():
-                    if browser is None:
-                        browser = _Browser(chromium)
-                    browser.print_html(html, path)
-                    printed += 1
-                count = len(PdfReader(path).pages)
-                if count == sheets:
-                    break
-                sheets = count
-            found[fw.key] = path
-    finally:
-        if browser is not None:
-            browser.close()
+    found, printed = {}, 0
+    for fw in config.frameworks:
+        own = [p for p in prints if p.framework == fw]
+        sheets = 1
+        for _ in range(4):
+            html = contents_html(config.title, fw, tree, own, sheets)
+            path = _contents_cached(cache / fw.key, html, machine)
+            if not path.is_file():
+                browser.print_html(html, path)
+                printed += 1
+            count = len(PdfReader(path).pages)
+            if count == sheets:
+                break
+            sheets = count
+        found[fw.key] = path
     return found, printed
 
 
+def numbers_html(count: int) -> str:
+    """``count`` blank A4 sheets, each with its number at the foot (stamped onto the book's sheets)."""
+    sheets = "".join(f'<div class="sheet"><span>{n}</span></div>' for n in range(1, count + 1))
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><style>@page { size: A4; margin: 0; } "
+            "body { margin: 0; } .sheet { height: 296mm; position: relative; overflow: hidden; "
+            "break-after: page; } .sheet:last-child { break-after: auto; } .sheet span { position: absolute; "
+            "bottom: 5mm; left: 0; right: 0; text-align: center; font: 8pt system-ui, sans-serif; "
+            "color: #666; }</style></head><body>" + sheets + "</body></html>")
+
+
+def make_numbers(config: BookConfig, count: int, browser: "_Browser") -> Path:
+    """Sheets numbered 1 to ``count``, printed once and kept until the book's length changes."""
+    from pypdf import PdfReader
+
+    cache = config.cache_dir / "pdf"
+    html = numbers_html(count)
+    path = cache / f"numbers-{hashlib.sha256(html.encode() + Path(__file__).read_bytes()).hexdigest()[:16]}.pdf"
+    if not path.is_file():
+        browser.print_html(html, path, paper={"format": "A4", "margin": {s: "0" for s in
+                                                                          ("top", "bottom", "left", "right")}})
+        if len(PdfReader(path).pages) != count:
+            path.unlink()
+            raise BookError(f"printing {count} page numbers gave another number of sheets", path=path)
+    for old in cache.glob("numbers-*.pdf"):
+        if old != path:
+            old.unlink()
+    return path
+
+
 class _Browser:
-    """Headless Chromium, started once, for pages given as HTML text (the contents)."""
+    """Headless Chromium for pages given as HTML text (contents, page numbers), started when
+    first needed, so a run with everything cached starts none."""
 
     def __init__(self, chromium: str):
-        if not Path(chromium).exists():
-            raise BookError("Chromium is needed to print the PDFs: install it with `make browser` "
-                            "(Debian's chromium)", path=chromium)
-        from playwright.sync_api import sync_playwright
+        self.chromium, self._playwright = chromium, None
 
-        self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(executable_path=chromium, headless=True,
-                                                         args=CHROMIUM_ARGS)
-        self._page = self._browser.new_page()
+    def print_html(self, html: str, path: Path, paper: dict = PAPER) -> None:
+        if self._playwright is None:
+            if not Path(self.chromium).exists():
+                raise BookError("Chromium is needed to print the PDFs: install it with `make browser` "
+                                "(Debian's chromium)", path=self.chromium)
+            from playwright.sync_api import sync_playwright
 
-    def print_html(self, html: str, path: Path) -> None:
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(executable_path=self.chromium, headless=True,
+                                                             args=CHROMIUM_ARGS)
+            self._page = self._browser.new_page()
         self._page.set_content(html, wait_until="load")
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
-        self._page.pdf(path=str(partial), print_background=True, **PAPER)
+        self._page.pdf(path=str(partial), print_background=True, **paper)
         partial.replace(path)
 
     def close(self) -> None:
-        self._browser.close()
-        self._playwright.stop()
+        if self._playwright is not None:
+            self._browser.close()
+            self._playwright.stop()
 
 
 def make_pdfs(config: BookConfig, chromium: str = CHROMIUM) -> dict:
@@ -402,14 +443,21 @@ def make_pdfs(config: BookConfig, chromium: str = CHROMIUM) -> dict:
     tree = toc_tree(config.root)
     missing = [p for p in prints if not p.cached.is_file()]
     print_pages(missing, html, chromium)
-    contents, contents_printed = make_contents(config, prints, tree, chromium)
+    browser = _Browser(chromium)
+    try:
+        contents, contents_printed = make_contents(config, prints, tree, browser)
+        sheets = max(_sheets(contents[fw.key]) + sum(_sheets(p.cached) for p in prints if p.framework == fw)
+                     for fw in config.frameworks)
+        numbers = make_numbers(config, sheets, browser)
+    finally:
+        browser.close()
     merged = []
     for fw in config.frameworks:
         own = [p for p in prints if p.framework == fw]
         target, record = out / f"{fw.key}.pdf", cache / f"{fw.key}.json"
-        digests = [contents[fw.key].stem] + [p.digest for p in own]
+        digests = [contents[fw.key].stem, numbers.stem] + [p.digest for p in own]
         if not (target.is_file() and record.is_file() and json.loads(record.read_text()) == digests):
-            merge(own, target, f"{config.title} ({fw.label})".strip(), tree, contents[fw.key])
+            merge(own, target, f"{config.title} ({fw.label})".strip(), tree, contents[fw.key], numbers)
             record.write_text(json.dumps(digests))
             merged.append(fw.key)
         # Printed pages that no page needs any more.
