@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 MXNET_ENV := $(if $(findstring mxnet,$(SKIP)),,.venv-mxnet/.installed)
 export BOOKMACHINE_SKIP := $(SKIP)
 
-.PHONY: setup book test browser newest-releases runtimes benchmark clean
+.PHONY: setup book execute test browser newest-releases runtimes benchmark clean
 
 setup: $(VENV)/.installed $(MXNET_ENV) $(VENV)/.kernels node_modules/.installed browser
 
@@ -42,9 +42,18 @@ node_modules/.installed: package-lock.json
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# CACHE_FROM="DIR ..." merges executed results from other machines first (see `execute`).
 book: setup
-	$(PY) -m bookmachine build
+	$(PY) -m bookmachine build $(if $(CACHE_FROM),--cache-from $(CACHE_FROM))
 	$(PY) -m bookmachine pdf
+
+# One machine's share of a build spread over several: run only FRAMEWORKS' notebooks
+# (comma-separated keys) into the cache and CACHE_OUT, without Sphinx; another machine's
+# `make book CACHE_FROM=...` merges them. Sets up only the environments those need.
+FRAMEWORKS ?=
+execute: $(VENV)/.installed $(if $(findstring mxnet,$(FRAMEWORKS)),.venv-mxnet/.installed)
+	$(PY) -m bookmachine kernels
+	$(PY) -m bookmachine execute --frameworks "$(FRAMEWORKS)" $(if $(CACHE_OUT),--cache-out $(CACHE_OUT))
 
 # Times its set-up stage so pytest can print the wall time of every stage.
 test:

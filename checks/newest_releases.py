@@ -32,7 +32,7 @@ def run_notebooks(folder: Path, frameworks: list[str]) -> int:
 
     failures, ran = [], 0
     for framework in frameworks:
-        for path in sorted((folder / framework).glob("*.ipynb")):
+        for path in sorted((folder / framework).rglob("*.ipynb")):
             notebook = nbformat.read(path, as_version=4)
             client = NotebookClient(notebook, kernel_name="python3", timeout=600, allow_errors=True,
                                     resources={"metadata": {"path": str(ROOT)}})

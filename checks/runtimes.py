@@ -79,7 +79,7 @@ def run_framework(profile: Profile, base: Path, framework, work: Path, pages=Non
     before, older = installed_packages(python), too_old(python, framework)
     env = reader_env(**profile.env, **{PACKAGE_SOURCE_ENV: str(package_sources(work / "checkout"))})
     (work / "cwd").mkdir(parents=True, exist_ok=True)
-    paths = sorted((NOTEBOOKS / framework.key).glob("*.ipynb"))
+    paths = sorted((NOTEBOOKS / framework.key).rglob("*.ipynb"))
     started = time.perf_counter()
     if pages:
         paths = [p for p in paths if p.stem in pages]

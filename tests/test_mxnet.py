@@ -34,7 +34,7 @@ def test_mxnet_promises_no_hosted_launch():
 @needs_mxnet_env
 @pytest.mark.build
 def test_mxnet_notebooks_name_their_own_kernel(built_book):
-    notebooks = sorted((built_book / "notebooks" / "mxnet").glob("*.ipynb"))
+    notebooks = sorted((built_book / "notebooks" / "mxnet").rglob("*.ipynb"))
     assert notebooks
     for path in notebooks:
         assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == MXNET.kernel

@@ -79,7 +79,7 @@ def test_nbval_reruns_every_cell_and_outputs_match(built_book, framework):
     """
     fw = CONFIG.framework(framework)
     folder = built_book / "notebooks" / framework
-    notebooks = sorted(folder.glob("*.ipynb"))
+    notebooks = sorted(folder.rglob("*.ipynb"))
     code_cells, exempt = 0, []
     for path in notebooks:
         for cell in nbformat.read(path, as_version=4).cells:

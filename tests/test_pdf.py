@@ -64,13 +64,26 @@ def own_code_lines() -> dict[str, list[tuple[str, bool]]]:
     return lines
 
 
+def outline_tree(reader: PdfReader, items=None, depth: int = 0) -> list[tuple[int, str, int]]:
+    """[(depth, title, first sheet)] of the whole outline, in order."""
+    found = []
+    for item in reader.outline if items is None else items:
+        if isinstance(item, list):
+            found += outline_tree(reader, item, depth + 1)
+        else:
+            found.append((depth, item.title, reader.get_destination_page_number(item)))
+    return found
+
+
 @functools.lru_cache(maxsize=None)
 def read_pdf(path: Path) -> tuple[list[str], list[tuple[str, int]]]:
-    """(text of each sheet, [(outline title, first sheet)])."""
+    """(text of each sheet, [(outline title, first sheet)] of the book's pages: the
+    contents page, which opens the PDF with an outline entry of its own, left out)."""
     reader = PdfReader(path)
     texts = [page.extract_text() or "" for page in reader.pages]
-    outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
-    return texts, outline
+    outline = [(title, start) for _, title, start in outline_tree(reader)]
+    assert outline[0] == ("Contents", 0), f"{path} does not open with its contents: {outline[:2]}"
+    return texts, outline[1:]
 
 
 def page_title(site: Path, docname: str) -> str:
@@ -105,6 +118,20 @@ def test_pdf_holds_every_page_in_order(pdfs, site, key):
     assert starts == sorted(set(starts)), f"{key}.pdf: pages out of order or empty: {outline}"
     for (title, start), end in zip(outline, starts[1:] + [len(texts)]):
         assert squeeze(title) in squeeze("".join(texts[start:end])), f"{key}.pdf: '{title}' not on its sheets"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_pdf_opens_with_a_contents_page_of_every_page_and_where_it_starts(pdfs, site, key):
+    texts, outline = read_pdf(pdfs / f"{key}.pdf")
+    reader = PdfReader(pdfs / f"{key}.pdf")
+    assert [depth for depth, _, _ in outline_tree(reader)] == [0] * (len(PAGES) + 1)  # no parts: a flat tree
+    lines = [" ".join(line.split()) for line in texts[0].splitlines() if line.strip()]
+    assert lines[:3] == [CONFIG.title, LABELS[key], "Contents"], lines[:3]
+    expected = [f"{page_title(site, docname)} {start + 1}" for docname, (_, start) in zip(PAGES, outline)]
+    assert lines[3:] == expected, f"{key}.pdf contents: {lines[3:]}, pages start at {expected}"
+    assert outline[0][1] == 1  # the contents fit on one sheet
+    numbers = [text.split()[-1] if text.split() else "" for text in texts[1:]]
+    assert numbers == [str(sheet) for sheet in range(2, len(texts) + 1)], f"{key}.pdf sheet numbers: {numbers}"
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -162,6 +189,7 @@ def test_a_second_run_prints_nothing(pdfs):
     assert result.returncode == 0, result.stderr[-3000:]
     printed = re.search(r"printed (\d+) of (\d+)", result.stdout)
     assert printed and printed.group(1) == "0" and int(printed.group(2)) == len(PAGES) * len(KEYS), result.stdout
+    assert ", 0 contents pages;" in result.stdout, result.stdout
 
 
 def test_cache_key_follows_the_page_and_what_it_loads(site, tmp_path):

@@ -134,6 +134,33 @@ def test_publish_deploys_pages_and_pins_the_notebooks_to_the_commit():
     assert "git push --force" in push and "github-actions[bot]" in push and "notebooks" in push
 
 
+def test_publish_runs_each_frameworks_notebooks_on_its_own_runner_and_builds_from_their_results():
+    publish = workflow("publish.yml")
+    execute, build = publish["jobs"]["execute"], publish["jobs"]["build"]
+    assert execute["strategy"]["matrix"]["framework"] == CONFIG.keys  # MXNet included
+    runs = [step.get("run", "") for step in execute["steps"]]
+    assert "make execute FRAMEWORKS=${{ matrix.framework }} CACHE_OUT=executed" in runs
+    upload = next(s for s in execute["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "executed" and upload["with"]["name"] == "executed-${{ matrix.framework }}"
+    assert build["needs"] == "execute"
+    steps = build["steps"]
+    download = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert steps[download]["with"] == {"pattern": "executed-*", "merge-multiple": True, "path": "executed"}
+    runs = [" ".join(str(s.get("run", "")).split()) for s in steps]
+    book = runs.index("make book CACHE_FROM=executed")
+    counted = next(i for i, run in enumerate(runs) if "kernels_started" in run)
+    assert download < book < counted < runs.index("make test")
+    assert "exit 1" in runs[counted] and "had to run itself" in runs[counted]
+    # The same cache keys everywhere: one runner image, one Python for every job.
+    assert len({job["runs-on"] for job in publish["jobs"].values()}) == 1
+    assert "latest" not in build["runs-on"]
+    pythons = {s["with"]["python-version"] for job in (execute, build) for s in job["steps"]
+               if s.get("uses", "").startswith("actions/setup-python@")}
+    assert pythons == {"${{ env.PYTHON_VERSION }}"} and publish["env"]["PYTHON_VERSION"] == "3.11"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "bookmachine execute --frameworks" in makefile and "--cache-from $(CACHE_FROM)" in makefile
+
+
 # --- the notebooks branch -------------------------------------------------------
 
 def readme_lines(readme: str, docname: str) -> dict[str, str]:

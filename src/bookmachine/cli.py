@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from . import config as book_config
 from . import claims, kernels, mathjax, pdf, publish, split
 from .config import PREPARED_ENV, SKIP_ENV
 from .errors import BookError
-from .execute import Interrupted
+from .execute import Interrupted, import_cache
 from .launch import DOWNLOAD_DIR
 from .pipeline import export_notebooks, prepare, toc_files, write_manifest
 
@@ -39,6 +40,11 @@ def build(args) -> int:
     mathjax.source(config.root, config.mathjax_path)
     package = f"; notebooks install the package from {config.package_source}" if config.package_source else ""
     print(f"[bookmachine] repository {config.repository_url} (from {config.repository_source}){package}")
+    if args.cache_from:
+        merged = import_cache(args.cache_from, config)
+        print(f"[bookmachine] --cache-from: {merged['imported']} results merged into the local cache, "
+              f"{merged['present']} already there, {len(merged['rejected'])} rejected"
+              + "".join(f"\n[bookmachine]   rejected {line} (runs here)" for line in merged["rejected"]))
     started = time.perf_counter()
     book = prepare(config, workers=args.jobs)  # fails here, before Sphinx, on bad input
     stats = book.stats
@@ -73,6 +79,24 @@ def build(args) -> int:
     _publish(staged / "html", config.html_dir)
     _publish(staged / "notebooks", config.notebooks_dir)
     print(f"[bookmachine] site: {config.html_dir / 'index.html'}; notebooks: {config.notebooks_dir}")
+    return 0
+
+
+def execute_only(args) -> int:
+    """Run some frameworks' notebooks into the cache (and ``--cache-out``); no site, no Sphinx."""
+    config = book_config.load(args.root, skip="")
+    wanted = [key.strip() for key in args.frameworks.split(",") if key.strip()]
+    unknown = sorted(set(wanted) - set(config.keys))
+    if not wanted or unknown:
+        raise BookError(f"--frameworks: unknown framework(s) {unknown or wanted}; known: {', '.join(config.keys)}")
+    config = dataclasses.replace(config, skip=frozenset(config.keys) - set(wanted))
+    kernels.check(config)
+    started = time.perf_counter()
+    book = prepare(config, workers=args.jobs, cache_out=args.cache_out)
+    stats = book.stats
+    where = f"; results in {args.cache_out}" if args.cache_out else ""
+    print(f"[bookmachine] executed {stats['kernels_started']} of {stats['notebooks']} notebooks "
+          f"({stats['cached']} cached) of {', '.join(wanted)} in {time.perf_counter() - started:.1f} s{where}")
     return 0
 
 
@@ -129,7 +153,18 @@ def main(argv=None) -> int:
                               help="comma-separated frameworks not to build (default: $BOOKMACHINE_SKIP)")
     build_parser.add_argument("--jobs", type=int, default=None,
                               help="notebooks run at once (default: $BOOKMACHINE_JOBS, else two per core, bounded by memory)")
+    build_parser.add_argument("--cache-from", nargs="+", metavar="DIR", default=[],
+                              help="folders of executed results from other machines (`execute --cache-out`) "
+                                   "to merge into the local cache first")
     build_parser.set_defaults(run=build)
+    execute_parser = commands.add_parser("execute", help="run only some frameworks' notebooks into the "
+                                         "cache, no site (one CI job per framework)")
+    execute_parser.add_argument("--frameworks", required=True, metavar="KEY[,KEY...]",
+                                help="the frameworks whose notebooks to run")
+    execute_parser.add_argument("--cache-out", type=Path, default=None, metavar="DIR",
+                                help="also copy these notebooks' results into DIR (for `build --cache-from`)")
+    execute_parser.add_argument("--jobs", type=int, default=None, help="notebooks run at once")
+    execute_parser.set_defaults(run=execute_only)
     check_parser = commands.add_parser("check", help="execute and merge sources, no site")
     check_parser.add_argument("sources", nargs="*", help="source files (default: every page)")
     check_parser.add_argument("--skip", default=None, help="frameworks not to run")

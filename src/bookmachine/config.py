@@ -138,7 +138,7 @@ class BookConfig:
 
     @property
     def notebooks_dir(self) -> Path:
-        """The published notebooks, ``<framework>/<page>.ipynb``."""
+        """The published notebooks, ``<framework>/<chapter>/<page>.ipynb`` (see ``export.notebook_name``)."""
         return self.build_dir / "notebooks"
 
     @property

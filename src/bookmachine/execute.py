@@ -19,6 +19,8 @@ import asyncio
 import atexit
 import hashlib
 import json
+import re
+import shutil
 import signal
 import threading
 import time
@@ -219,28 +221,117 @@ def _run_stoppable(coroutine_function, clients: list[NotebookClient]):
     return state["result"]
 
 
-def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> dict:
+# --- the cache: one JSON file per executed notebook, named by framework and content key ---
+# It is also what machines exchange: `execute --cache-out DIR` writes a folder of entries,
+# `build --cache-from DIR` merges such folders into the local cache.
+ENTRY_NAME = re.compile(r"^(?P<framework>[\w.-]+)-(?P<key>[0-9a-f]{32})\.json$")
+
+
+def entry_problem(data, code_cells: int | None = None) -> str | None:
+    """Why ``data`` is not an executed notebook's cache entry (None if it is one)."""
+    if not isinstance(data, list) or not data:
+        return "not a list of cells"
+    for position, cell in enumerate(data):
+        if not isinstance(cell, dict) or not isinstance(cell.get("outputs"), list):
+            return f"cell {position} has no list of outputs"
+        if not (cell.get("execution_count") is None or isinstance(cell["execution_count"], int)):
+            return f"cell {position} has a bad execution count"
+        if any(not isinstance(o, dict) or not isinstance(o.get("output_type"), str) for o in cell["outputs"]):
+            return f"cell {position} has an output without an output_type"
+    if code_cells is not None and len(data) != code_cells + 1:
+        return f"{len(data)} cells, but the notebook has {code_cells + 1}"
+    return None
+
+
+def read_entry(path: Path, code_cells: int | None = None):
+    """(outputs, None) from a cache entry, or (None, why it cannot be used)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"
+    problem = entry_problem(data, code_cells)
+    return (None, problem) if problem else (data, None)
+
+
+def _write_entry(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def import_cache(folders, config: BookConfig) -> dict:
+    """Merge executed results from other machines (folders of entries) into the local cache.
+
+    An entry already present and equal is fine; one present with other outputs keeps the
+    local one (both ran the same code). A corrupt or unreadable entry, or a file that is
+    not an entry, is rejected with its path and never copied: its notebook runs here.
+    """
+    cache = config.cache_dir / "outputs"
+    cache.mkdir(parents=True, exist_ok=True)
+    stats = {"imported": 0, "present": 0, "rejected": []}
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise BookError("--cache-from: not a folder of cache entries (`python -m bookmachine execute "
+                            "--cache-out DIR` writes one)", path=folder)
+        for path in sorted(folder.iterdir()):
+            if not ENTRY_NAME.match(path.name):
+                problem = "not a cache entry (FRAMEWORK-KEY.json)"
+            else:
+                data, problem = read_entry(path)
+            if problem:
+                stats["rejected"].append(f"{path}: {problem}")
+                continue
+            local = cache / path.name
+            if local.exists():
+                mine, _ = read_entry(local)
+                if mine is not None:
+                    stats["present"] += 1
+                    if mine != data:
+                        print(f"[bookmachine] note: {path} differs from the local entry (same code, other "
+                              "outputs: is a cell not deterministic?); the local one is kept")
+                    continue
+            _write_entry(local, json.dumps(data))
+            stats["imported"] += 1
+    return stats
+
+
+def execute(jobs: list[Job], config: BookConfig, workers: int | None = None,
+            cache_out: Path | None = None) -> dict:
     """Fill ``job.outputs`` for every job, from the cache where possible.
 
     Returns statistics: how many notebooks ran and how many came from the cache.
+    With ``cache_out``, every job's entry is also copied there (what another
+    machine's ``build --cache-from`` reads).
     """
     workers = workers or config.workers()
     cache = config.cache_dir / "outputs"
     cache.mkdir(parents=True, exist_ok=True)
     frameworks = list({job.framework.key: job.framework for job in jobs}.values())
     libraries = {fw.key: library_digest(config, fw) for fw in frameworks}
-    environments = kernels.environment_digests(frameworks) if jobs else {}
+    environments = kernels.environment_digests(frameworks, config.root) if jobs else {}
     stats = {"notebooks": len(jobs), "kernels_started": 0, "cached": 0}
     seconds: dict[str, float] = {}  # each notebook's run, to order the next build
-    pending = []
+    pending, entries = [], []
     for job in jobs:
         key = cache_key(job, libraries[job.framework.key], environments[job.framework.key])
         entry = cache / f"{job.framework.key}-{key}.json"
-        if entry.exists():
-            job.outputs = json.loads(entry.read_text())
+        entries.append(entry)
+        outputs, problem = read_entry(entry, len(job.code_cells)) if entry.exists() else (None, None)
+        if problem:
+            print(f"[bookmachine] cache entry {entry} rejected ({problem}): {job.path.name} "
+                  f"({job.framework.key}) runs again")
+            entry.unlink()
+        if outputs is not None:
+            job.outputs = outputs
             stats["cached"] += 1
         else:
             pending.append((job, entry))
+    # Pages with the same code (a chapter's copy, a shared exercise) share one entry: the
+    # notebook runs once and every page shows that run, in this build and the next.
+    twins: dict[Path, list[Job]] = {}
+    for job, entry in pending:
+        twins.setdefault(entry, []).append(job)
+    pending = [(jobs_[0], entry) for entry, jobs_ in twins.items()]
     # Longest first (as long as last time), so that no slow notebook starts last and runs alone.
     timings_file = config.cache_dir / "seconds.json"
     timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
@@ -267,12 +358,16 @@ def execute(jobs: list[Job], config: BookConfig, workers: int | None = None) -> 
     timings_file.write_text(json.dumps(timings, indent=0, sort_keys=True))
     for (job, entry), outputs in zip(pending, results):
         _check_stderr(job, outputs)
-        job.outputs = outputs
-        tmp = entry.with_suffix(".tmp")
-        tmp.write_text(json.dumps(outputs))
-        tmp.replace(entry)
+        for twin in twins[entry]:
+            twin.outputs = outputs
+        _write_entry(entry, json.dumps(outputs))
+    if cache_out is not None:
+        cache_out = Path(cache_out)
+        cache_out.mkdir(parents=True, exist_ok=True)
+        for entry in dict.fromkeys(entries):  # identical notebooks share one entry
+            shutil.copyfile(entry, cache_out / entry.name)
     return stats
 
 
 def _name(job: Job) -> str:
-    return f"{job.framework.key}:{job.path.name}"
+    return f"{job.framework.key}:{job.path.parent.name}/{job.path.name}"  # pages of two chapters apart

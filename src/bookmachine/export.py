@@ -344,12 +344,23 @@ def _renumber(outputs: list, count: int) -> list:
     return [dict(o, execution_count=count) if "execution_count" in o else o for o in outputs]
 
 
+CHAPTERS_DIR = "chapters"  # the folder the chapters live in; notebook paths start below it
+
+
 def notebook_path(export_dir: Path, framework_key: str, docname: str) -> Path:
-    """``<export_dir>/<framework>/<subsection>.ipynb``, named after the source file
-    (a folder's ``index`` page after its folder)."""
+    """``<export_dir>/<framework>/<notebook_name(docname)>.ipynb``."""
     return export_dir / framework_key / f"{notebook_name(docname)}.ipynb"
 
 
 def notebook_name(docname: str) -> str:
-    path = Path(docname)
-    return path.parent.name if path.name == "index" else path.name
+    """A page's notebook path (no suffix): its source path below ``chapters/``, so that
+    same-named pages of two chapters get two notebooks
+    (``chapters/layers-and-modules/custom-module`` -> ``layers-and-modules/custom-module``).
+    A chapter's ``index`` page is named after its folder, inside it
+    (``layers-and-modules/layers-and-modules``): a reader's download keeps a telling name."""
+    parts = list(Path(docname).parts)
+    if len(parts) > 1 and parts[0] == CHAPTERS_DIR:
+        parts = parts[1:]
+    if parts[-1] == "index" and len(parts) > 1:
+        parts[-1] = parts[-2]
+    return "/".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,10 +76,13 @@ def check(config: BookConfig) -> None:
                 f"(BOOKMACHINE_SKIP={fw.key})", framework=fw.key)
 
 
-def environment_digests(frameworks: list[Framework]) -> dict[str, str]:
+def environment_digests(frameworks: list[Framework], root: Path | None = None) -> dict[str, str]:
     """framework key -> digest of its kernel spec, Python version and installed distributions.
 
     Each interpreter is asked once, all at the same time (a fraction of a second each).
+    Paths inside the book ``root`` (its .venv, its src/) count relative to it, so two
+    clones of one commit with the same pins give the same digests wherever they lie:
+    caches made on other machines can be merged (``build --cache-from``).
     """
     specs = {fw.key: _spec(fw) for fw in frameworks}
     # Kernels that share an interpreter and environment variables are asked once.
@@ -98,5 +102,8 @@ def environment_digests(frameworks: list[Framework]) -> dict[str, str]:
     digests = {}
     for key, spec in specs.items():
         payload = [spec.argv, spec.env, installed[how[key]]] if spec is not None else [None]
-        digests[key] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        text = json.dumps(payload, sort_keys=True)
+        if root is not None:
+            text = re.sub(re.escape(str(root)) + r"(?=[/\\\\\"]|$)", "<book>", text)
+        digests[key] = hashlib.sha256(text.encode()).hexdigest()
     return digests

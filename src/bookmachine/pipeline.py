@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ import nbformat
 
 from . import claims, export, library, split
 from .config import BookConfig
+from .errors import BookError
 from .execute import execute
 from .job import Job
 from .merge import PageRenderer
@@ -28,14 +30,17 @@ class Book:
     stats: dict = field(default_factory=dict)
 
 
-def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
+def prepare(config: BookConfig, workers: int | None = None, paths=None, cache_out: Path | None = None) -> Book:
     """Read, check, execute (cached) and merge every source (or just ``paths``).
 
     Raises BookError on any problem, before anything is written. A framework
     with no code cell on a page gets no notebook there, and starts no kernel.
+    ``cache_out``: a folder that receives every executed notebook's cache entry.
     """
     paths = toc_files(config.root) if paths is None else [Path(p).resolve() for p in paths]
     sources = [split.read_source(path, config.root, config.keys) for path in paths]
+    check_notebook_names(sources, config)
+    check_one_bibliography(sources, config)
     library.check(sources, config)
     jobs: dict[str, dict[str, Job]] = {}
     for source in sources:
@@ -46,11 +51,40 @@ def prepare(config: BookConfig, workers: int | None = None, paths=None) -> Book:
                         split.split(source, fw.key))
             for fw in config.built if split.has_code(source, fw.key)
         }
-    stats = execute([job for per_fw in jobs.values() for job in per_fw.values()], config, workers)
+    stats = execute([job for per_fw in jobs.values() for job in per_fw.values()], config, workers, cache_out)
     book = Book(config, sources, jobs, stats=stats)
     for source in sources:
         book.pages[source.docname] = PageRenderer(source, jobs[source.docname], config).render()
     return book
+
+
+def check_notebook_names(sources: list[split.Source], config: BookConfig) -> None:
+    """Every page with code gets a notebook of its own: two that would share one are an error."""
+    seen: dict[str, split.Source] = {}
+    for source in sources:
+        if not any(split.has_code(source, fw.key) for fw in config.frameworks):
+            continue
+        name = export.notebook_name(source.docname)
+        other = seen.setdefault(name, source)
+        if other is not source:
+            raise BookError(f"{other.path.relative_to(config.root)} and {source.path.relative_to(config.root)} "
+                            f"would both export to <framework>/{name}.ipynb (one notebook for two pages): "
+                            "rename one of them, or move it to another folder", path=config.root / "_toc.yml")
+
+
+BIBLIOGRAPHY = re.compile(r"^(`{3,}|:{3,})\{bibliography\}", re.M)
+
+
+def check_one_bibliography(sources: list[split.Source], config: BookConfig) -> None:
+    """A book keeps one ``{bibliography}``: it lists every key cited anywhere in the book, so a
+    second one would list the same keys again (sphinxcontrib-bibtex: duplicate citations)."""
+    holders = [source for source in sources
+               if any(cell.kind == "markdown" and BIBLIOGRAPHY.search(cell.source) for cell in source.cells)]
+    if len(holders) > 1:
+        names = " and ".join(str(s.path.relative_to(config.root)) for s in holders)
+        raise BookError(f"{names} each hold a {{bibliography}}: a book keeps one, which lists every "
+                        "reference cited in any chapter. Keep it on one page (a references page at the "
+                        "end of the book, say) and remove the others", path=config.root / "_toc.yml")
 
 
 def write_manifest(book: Book) -> Path:

@@ -9,6 +9,7 @@ every framework's cells mixed on one page.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import read_yaml
@@ -60,3 +61,46 @@ def toc_files(root: Path) -> list[Path]:
                             "fix the entry or add the file", path=toc_path)
         paths.append(path)
     return paths
+
+
+@dataclass
+class TocEntry:
+    """One entry of the book's tree: a part (a caption over chapters) or a page."""
+    kind: str  # "root", "part", "chapter" or "section"
+    docname: str | None = None  # None for a part
+    caption: str = ""  # a part's caption
+    children: list["TocEntry"] = field(default_factory=list)
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def _docname(name: str) -> str:
+    return name[:-3] if name.endswith(".md") else name
+
+
+def toc_tree(root: Path) -> list[TocEntry]:
+    """The book's tree as ``_toc.yml`` gives it: the root page, then parts (``caption``) holding
+    chapters, or chapters alone; each chapter holding its ``sections``. Its pages, walked in
+    order, are ``toc_files``' pages."""
+    toc_files(root)  # the same checks, with the same messages
+    toc = read_yaml(Path(root) / TOC_FILE)
+
+    def pages(entries, kind):
+        found = []
+        for entry in entries or []:
+            if "file" in entry:
+                found.append(TocEntry(kind, _docname(entry["file"]),
+                                      children=pages(entry.get("sections"), "section")))
+            elif "sections" in entry:  # sections without a page of their own
+                found += pages(entry["sections"], kind)
+        return found
+
+    tree = [TocEntry("root", _docname(toc["root"]))]
+    tree += pages(toc.get("chapters"), "chapter")
+    for number, part in enumerate(toc.get("parts") or [], start=1):
+        tree.append(TocEntry("part", caption=str(part.get("caption") or f"Part {number}"),
+                             children=pages(part.get("chapters"), "chapter")))
+    return tree
