@@ -123,7 +123,7 @@ def test_torch_chimera_is_scalar_and_seeded(T):
 
 def test_torch_list_sequential_hides_parameters(T, torch_X):
     from torch import nn
-    net = T.ListSequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
+    net = T.PlainListSequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
     assert net(torch_X).shape == (2, 10)  # it runs ...
     assert list(net.parameters()) == []    # ... but PyTorch sees nothing
     assert net.state_dict() == {}
@@ -141,7 +141,7 @@ def test_torch_module_tree_draws_what_pytorch_walks(T):
         assert kind == ("constant" if name == "2.rand_weight" else "trainable")
     assert all(name == spelling for name, spelling in spelt(tree, ".").items())
     # A plain list hides its modules: drawn, but dashed and without a name PyTorch knows.
-    hidden = drawn(T.module_tree(T.ListSequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))))
+    hidden = drawn(T.module_tree(T.PlainListSequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))))
     assert set(hidden) == {"hidden: weight (256, 20)", "hidden: bias (256,)",
                            "hidden: weight (10, 256)", "hidden: bias (10,)"}
     assert {kind for _, kind in hidden.values()} == {"hidden"}
@@ -359,7 +359,7 @@ def test_nnx_list_sequential_raises(N):
     from flax import nnx
     rngs = nnx.Rngs(SEED)
     with pytest.raises(ValueError, match=r"nnx\.List"):
-        N.ListSequential(nnx.Linear(20, 256, rngs=rngs), nnx.relu,
+        N.PlainListSequential(nnx.Linear(20, 256, rngs=rngs), nnx.relu,
                          nnx.Linear(256, 10, rngs=rngs))
 
 
@@ -552,7 +552,7 @@ def test_mxnet_chimera_is_scalar_and_seeded(M):
 
 def test_mxnet_list_sequential_fails(M, mx_X):
     from mxnet.gluon import nn
-    net = M.ListSequential(nn.Dense(256, activation="relu"), nn.Dense(10))
+    net = M.PlainListSequential(nn.Dense(256, activation="relu"), nn.Dense(10))
     with pytest.warns(UserWarning, match="unregistered container"):
         net.initialize()
     with pytest.raises(RuntimeError, match="has not been initialized"):
@@ -570,7 +570,7 @@ def test_mxnet_module_tree_draws_what_gluon_collects(M, mx_X):
     for name, (label, kind) in boxes.items():
         assert label == shape_label(name, params[name].shape)
         assert kind == ("constant" if params[name].grad_req == "null" else "trainable")
-    hidden = M.ListSequential(nn.Dense(256, activation="relu"), nn.Dense(10))
+    hidden = M.PlainListSequential(nn.Dense(256, activation="relu"), nn.Dense(10))
     boxes = drawn(M.module_tree(hidden))
     assert len(boxes) == 4 and all(key.startswith("hidden: ") for key in boxes)
     assert list(hidden.collect_params().keys()) == []
