@@ -126,8 +126,14 @@ def test_each_code_tab_shows_its_code_and_output(reader, site, docname):
         assert has_cells, f"{where}: no code cell in the {fw['label']} tabs"
         if not fw["built"]:  # BOOKMACHINE_SKIP: its tabs hold code and a note, no outputs
             assert not sum(p["outputs"] for p in panels), f"{where}: outputs of a skipped framework"
-        elif any(not o.find_parent("details") for o in _soup(site, docname).select(OUTPUT)):
+        elif any(not o.find_parent("details") and o.find_parent(class_="sd-tab-content")
+                 for o in _soup(site, docname).select(OUTPUT)):
             assert sum(p["outputsShown"] for p in panels), f"{where}: no output shown"
+        # A cell every framework shares (an exercise's check) sits outside the tabs: it shows whatever is chosen.
+        hidden = reader.page.evaluate("""(OUTPUT) => [...document.querySelectorAll(OUTPUT)]
+            .filter(o => !o.closest('.sd-tab-content') && !o.closest('details'))
+            .filter(o => !(o.checkVisibility() && o.getBoundingClientRect().height > 0)).length""", OUTPUT)
+        assert not hidden, f"{where}: {hidden} shared output(s) hidden"
     reader.assert_clean()
 
 
