@@ -159,6 +159,27 @@ def test_solutions_are_closed_and_open_on_click(reader, site):
     reader.assert_clean()
 
 
+def test_a_checks_verdict_wraps_instead_of_scrolling(reader, site):
+    """`wrap-output` cells print sentences (the exercises' verdicts): every line is read
+    without scrolling sideways, in every framework, solutions opened."""
+    pages = _pages_with(site, ".output-wrap")
+    assert pages, "no built page has a wrap-output cell (.output-wrap)"
+    for docname in pages:
+        reader.open(docname)
+        reader.page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+        for fw in FRAMEWORKS:
+            reader.choose(fw["key"])
+            boxes = reader.page.evaluate("""() => [...document.querySelectorAll('.output-wrap pre')]
+                .filter(p => p.checkVisibility())
+                .map(p => ({text: p.innerText.slice(0, 60), scrolls: p.scrollWidth > p.clientWidth,
+                            longest: Math.max(...p.innerText.split('\\n').map(l => l.length))}))""")
+            assert boxes, f"{docname}, {fw['key']}: no verdict shows"
+            assert any(b["longest"] > 88 for b in boxes), f"{docname}: no long line to wrap"  # the test bites
+            scrolling = [b["text"] for b in boxes if b["scrolls"]]
+            assert not scrolling, f"{docname}, {fw['key']}: these verdicts scroll sideways: {scrolling}"
+    reader.assert_clean()
+
+
 def test_math_is_typeset_by_the_local_mathjax(reader, site):
     pages = _pages_with(site, ".math")
     assert pages, "no page of _toc.yml has $...$ or {math} markup"

@@ -94,16 +94,18 @@ class PageRenderer:
         source = cell.source.rstrip("\n")
         marks = fence(source)
         parts = [f"{marks}{{code-block}} python\n{source}\n{marks}\n"]
-        rendered = [self._output(o, cell.has("truncate-output")) for o in (outputs or [])]
+        rendered = [self._output(o, cell.has("truncate-output"), cell.has("wrap-output"))
+                    for o in (outputs or [])]
         rendered = [r for r in rendered if r]
         if rendered:
             parts.append(directive("container", "cell-output", "\n".join(rendered)))
         return directive("container", "cell", "\n".join(parts))
 
-    def _output(self, output, truncate: bool = False) -> str:
+    def _output(self, output, truncate: bool = False, wrap: bool = False) -> str:
         kind = output.get("output_type")
         if kind == "stream":
-            return self._text(output["text"], f"output stream {output['name']}", truncate)
+            css = f"output stream {output['name']}" + (" output-wrap" if wrap else "")
+            return self._text(output["text"], css, truncate)
         if kind == "error":
             return self._text("\n".join(output["traceback"]), "output traceback", truncate)
         data = output.get("data", {})

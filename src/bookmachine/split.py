@@ -26,6 +26,7 @@ CELL_TAGS = {
     "show-stderr": "the cell's stderr is part of the lesson (e.g. a framework warning)",
     "large-output": "the cell may print up to bookmachine_large_output_limit_kb (not _output_limit_kb)",
     "truncate-output": "the site shows the first lines of each long output; the notebook keeps all",
+    "wrap-output": "the site wraps long output lines (sentences, such as a check's verdict)",
     "nbval-ignore-output": "nbval runs the cell but does not compare its output",
     "nbval-skip": "nbval does not run the cell",
 }
