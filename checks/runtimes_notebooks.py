@@ -47,7 +47,10 @@ def run_notebook(notebook, python: Path, env: dict, cwd: Path):
                                 allow_errors=True, resources={"metadata": {"path": str(cwd)}})
         # The kernel process's own stderr (debugger notes, C++ start-up logs) is not part of
         # the notebook; keep it next to the notebook's run instead of in the report.
-        with open(cwd / "kernel-stderr.log", "a") as stderr, client.setup_kernel(env=env, stderr=stderr):
+        # cleanup_kc: nbclient shuts down only kernels of managers it made itself, and this
+        # one is ours; without it every notebook left its kernel running.
+        with open(cwd / "kernel-stderr.log", "a") as stderr, \
+                client.setup_kernel(env=env, stderr=stderr, cleanup_kc=True):
             for index, cell in enumerate(notebook.cells):
                 if cell.cell_type != "code":
                     continue

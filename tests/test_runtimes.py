@@ -8,6 +8,7 @@ The other profiles (Colab's runtime, Studio Lab's) download several GB of framew
 import re
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -153,6 +154,31 @@ def test_a_downloaded_notebook_runs_in_a_plain_local_jupyter_through_its_own_set
     SUMMARY_LINES.append(f"local runtime profiles: {sum(r.notebooks for *_, r in rows)} notebooks through "
                          f"their set-up cells in {seconds:.0f} s")
     SUMMARY_LINES.extend(runtimes.table(rows).splitlines())
+
+
+def test_running_a_notebook_leaves_no_kernel_behind(tmp_path):
+    """A profile runs dozens of notebooks: each one's kernel must stop when it is done
+    (a leak once filled this machine's memory halfway through `make runtimes`)."""
+    import os
+    import uuid
+
+    import nbformat
+    import psutil
+
+    marker = uuid.uuid4().hex
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('set up')"),
+                                               nbformat.v4.new_code_cell("print(6 * 7)")])
+    ran = runtimes.run_notebook(notebook, Path(sys.executable), dict(os.environ, RUNTIMES_TEST=marker),
+                                tmp_path)
+    assert [o["text"] for o in ran.cells[1].outputs] == ["42\n"]  # it really ran in a kernel
+
+    def ours(process):
+        try:
+            return process.environ().get("RUNTIMES_TEST") == marker
+        except (psutil.Error, OSError):
+            return False
+    left = [p.pid for p in psutil.process_iter() if ours(p)]
+    assert not left, f"kernels still running after their notebook: {left}"
 
 
 def test_the_report_counts_failed_cells_and_outputs_that_differ_from_the_site():
