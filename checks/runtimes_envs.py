@@ -86,10 +86,25 @@ def package_sources(target: Path) -> Path:
     return target
 
 
+# Run in the profile's own Python: import name -> the packages that provide it.
+# packages_distributions() is Python 3.10+; on 3.9 (Studio Lab's base) read each
+# package's top_level.txt, which is where 3.10 looks first.
+FIND_PROVIDERS = (
+    "import importlib.metadata as m, json, sys\n"
+    "def providers():\n"
+    "    if hasattr(m, 'packages_distributions'):\n"
+    "        return m.packages_distributions()\n"
+    "    found = {}\n"
+    "    for dist in m.distributions():\n"
+    "        for top in (dist.read_text('top_level.txt') or '').split():\n"
+    "            found.setdefault(top, []).append(dist.metadata['Name'])\n"
+    "    return found\n"
+    "found = providers()\n")
+
+
 def installed_versions(python: Path, names) -> str:
     """'torch 2.9.0, no jax': the packages that provide the import ``names``."""
-    probe = ("import importlib.metadata as m, sys\n"
-             "found = m.packages_distributions()\n"
+    probe = (FIND_PROVIDERS +
              "print(', '.join(f'{n} {m.version(found[n][0])}' if n in found else f'no {n}' for n in sys.argv[1:]))")
     return subprocess.run([str(python), "-c", probe, *names], capture_output=True, text=True,
                           env=reader_env()).stdout.strip()
@@ -104,8 +119,7 @@ def installed_packages(python: Path) -> dict[str, str]:
 
 def providers(python: Path, names) -> dict[str, tuple[str, str]]:
     """import name -> (the package that provides it, its version), for those installed."""
-    probe = ("import importlib.metadata as m, json, sys\n"
-             "found = m.packages_distributions()\n"
+    probe = (FIND_PROVIDERS +
              "print(json.dumps({n: (found[n][0], m.version(found[n][0])) for n in sys.argv[1:] if n in found}))")
     out = subprocess.run([str(python), "-c", probe, *names], capture_output=True, text=True, check=True,
                          env=reader_env()).stdout

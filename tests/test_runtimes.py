@@ -156,6 +156,21 @@ def test_a_downloaded_notebook_runs_in_a_plain_local_jupyter_through_its_own_set
     SUMMARY_LINES.extend(runtimes.table(rows).splitlines())
 
 
+def test_what_a_kernel_has_is_read_in_every_profiles_python():
+    """The probes run in the profile's own interpreter: Studio Lab's is Python 3.9, which
+    lacks importlib.metadata.packages_distributions (the probe once crashed the run there)."""
+    versions = sorted({runtimes.read_profile(path, CONFIG.keys).python for path in PROFILES})
+    found = {v: runtimes.find_python(v) for v in versions}
+    assert any(found.values()), f"none of the profiles' Pythons {versions} is on this machine"
+    for version, python in found.items():
+        if python is None:
+            continue
+        assert runtimes.providers(python, ["pip", "no_such_module"]) == {
+            "pip": ("pip", runtimes.installed_packages(python)["pip"])}, version
+        assert re.fullmatch(r"pip \S+, no no_such_module",
+                            runtimes.installed_versions(python, ["pip", "no_such_module"])), version
+
+
 def test_running_a_notebook_leaves_no_kernel_behind(tmp_path):
     """A profile runs dozens of notebooks: each one's kernel must stop when it is done
     (a leak once filled this machine's memory halfway through `make runtimes`)."""
