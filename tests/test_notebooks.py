@@ -69,24 +69,8 @@ def test_notebooks_are_standalone_and_carry_their_outputs(built_book):
         assert " at 0x" not in text, f"{path} shows a memory address"
 
 
-@pytest.fixture(scope="module")
-def nbval_runs(built_book):
-    """nbval on every framework's notebooks, all started at once: each run mostly waits
-    on its kernel, so side by side they take much less than one after another."""
-    runs = {fw.key: subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--nbval", str(built_book / "notebooks" / fw.key), "-p",
-         "no:cacheprovider", "--nbval-kernel-name", fw.kernel, "-q", "-rs",
-         "--rootdir", str(built_book / "notebooks" / fw.key)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for fw in CONFIG.built}
-    yield runs
-    for run in runs.values():  # a test that failed early leaves no run behind
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
-
-
 @pytest.mark.parametrize("framework", [fw.key for fw in CONFIG.built])
-def test_nbval_reruns_every_cell_and_outputs_match(built_book, nbval_runs, framework):
+def test_nbval_reruns_every_cell_and_outputs_match(built_book, framework):
     """nbval, strict: each notebook re-run in its framework's kernel, every output compared.
 
     Outputs repeat exactly (every framework is seeded), so there is no sanitize
@@ -103,10 +87,12 @@ def test_nbval_reruns_every_cell_and_outputs_match(built_book, nbval_runs, frame
                 code_cells += 1
                 tags = {"nbval-skip", "nbval-ignore-output"} & set(cell.metadata.get("tags", []))
                 exempt += [f"{path.name} {cell.id}: {tag}" for tag in sorted(tags)]
-    run = nbval_runs[framework]
-    stdout, stderr = run.communicate()
-    summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    assert run.returncode == 0, stdout[-6000:] + stderr[-2000:]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", str(folder), "-p", "no:cacheprovider",
+         "--nbval-kernel-name", fw.kernel, "-q", "-rs", "--rootdir", str(folder)],
+        capture_output=True, text=True, cwd=ROOT)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", summary).group(1))
     SUMMARY_LINES.append(f"nbval {framework}: {len(notebooks)} notebooks, {passed} of {code_cells} code cells re-run "
           f"and compared exactly, 0 sanitized (no sanitize file), {len(exempt)} skipped or not compared"
